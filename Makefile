@@ -1,0 +1,32 @@
+# The README's two set-up commands: `make dist` (build and run the distribution for this
+# machine) and `make test` (everything needed, then the whole test suite).
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test lint dist bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+lint: venv
+	$(VENV)/bin/ruff check codex tests bench packaging installers ci
+
+test: venv
+	$(VENV)/bin/ruff check codex tests bench packaging installers ci
+	$(VENV)/bin/pytest
+
+dist: venv
+	$(VPY) packaging/build.py --smoke
+
+bench: venv
+	$(VPY) bench/startup.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,3 @@
+from codex.cli import main
+
+raise SystemExit(main())

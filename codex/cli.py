@@ -1,0 +1,197 @@
+"""The `codex` command: argument parsing and dispatch only.
+
+Every subcommand lives in its own module, imported only when that subcommand runs, so that
+`codex --version`, `--help` and `exec-server` never pay for the agent or HTTP stacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from codex import __version__
+from codex.errors import CodexError, UsageError
+
+# name -> (module, function, one-line help). The function takes the parsed Namespace and
+# returns an exit code.
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "exec": ("codex.exec_cmd", "run", "run one task headless and print the result"),
+    "exec-server": ("codex.exec_server.cli", "run", "serve processes over JSON-RPC"),
+    "sandbox": ("codex.sandbox.cli", "run", "run one command under the sandbox policy"),
+    "login": ("codex.core.auth_cmd", "login", "store an API key (read from stdin)"),
+    "logout": ("codex.core.auth_cmd", "logout", "remove the stored credentials"),
+    "doctor": ("codex.doctor", "run", "show version, platform and effective configuration"),
+    "completion": ("codex.completion", "run", "print a shell completion script"),
+    "update": ("codex.update", "run", "show or perform the upgrade for this install"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line of reason, then the usage, exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n{self.format_usage()}")
+
+
+def _add_global_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
+    # On subcommands the defaults are suppressed so a value given before the subcommand
+    # (`codex -p fast exec ...`) is not reset by the subparser.
+    default = argparse.SUPPRESS if suppress else None
+    p.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        metavar="KEY=VALUE",
+        dest="config_overrides",
+        default=argparse.SUPPRESS if suppress else [],
+        help="override a config value (dotted key; value parsed as TOML, else a string)",
+    )
+    p.add_argument("-p", "--profile", default=default, help="config profile to use")
+    p.add_argument("-C", "--cd", default=default, metavar="DIR", help="working directory")
+
+
+def _add_exec_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("prompt", nargs="?", help="the task; '-' or absent reads it from stdin")
+    p.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
+    p.add_argument("-m", "--model", help="model to use")
+    p.add_argument(
+        "-s",
+        "--sandbox",
+        choices=["read-only", "workspace-write", "danger-full-access"],
+        help="sandbox mode for model-run commands",
+    )
+    p.add_argument("--full-auto", action="store_true", help="workspace-write sandbox, on-request")
+    p.add_argument(
+        "--dangerously-bypass-approvals-and-sandbox",
+        "--yolo",
+        action="store_true",
+        dest="bypass",
+        help="run every command without sandbox or approval (only in an isolated machine)",
+    )
+    p.add_argument("--skip-git-repo-check", action="store_true", help="allow running outside git")
+    p.add_argument("--ephemeral", action="store_true", help="do not write a session rollout")
+    p.add_argument("--oss", action="store_true", help="use a local model server")
+    p.add_argument("-i", "--image", action="append", default=[], metavar="FILE", help="attach")
+    p.add_argument("--json", action="store_true", help="print JSONL events on stdout")
+    p.add_argument("-o", "--output-last-message", metavar="FILE", help="write the last message")
+    p.add_argument("--output-schema", metavar="FILE", help="JSON schema for the final answer")
+    p.add_argument("--add-dir", action="append", default=[], metavar="DIR", help="writable dir")
+    p.add_argument("--exec-server", metavar="URL", help="run commands on this exec-server")
+    p.add_argument("--color", choices=["always", "never", "auto"], default="auto")
+
+
+def _add_exec_server_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--listen",
+        default="ws://127.0.0.1:0",
+        metavar="URL",
+        help="ws://IP:PORT (port 0 = any free port) or stdio",
+    )
+    p.add_argument(
+        "--ws-token-file",
+        metavar="PATH",
+        help="file holding the bearer token clients must send (required off loopback)",
+    )
+
+
+def _add_sandbox_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-s",
+        "--sandbox",
+        choices=["read-only", "workspace-write", "danger-full-access"],
+        default="workspace-write",
+        help="sandbox mode",
+    )
+    p.add_argument("--allow-network", action="store_true", help="keep network access")
+    p.add_argument(
+        "--writable-root", action="append", default=[], metavar="DIR", help="extra writable dir"
+    )
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+
+
+def _add_login_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--with-api-key", action="store_true", help="read an API key from stdin and store it"
+    )
+
+
+def _add_doctor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print as JSON")
+
+
+def _add_completion_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("shell", choices=["bash", "zsh", "fish"], help="shell to generate for")
+
+
+def _add_update_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--check", action="store_true", help="only tell what would be done")
+
+
+_ARGS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "exec": _add_exec_args,
+    "exec-server": _add_exec_server_args,
+    "sandbox": _add_sandbox_args,
+    "login": _add_login_args,
+    "doctor": _add_doctor_args,
+    "completion": _add_completion_args,
+    "update": _add_update_args,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command-line grammar (cheap: argparse only, no subcommand imports)."""
+    parser = _Parser(
+        prog="codex",
+        description="A terminal coding agent. Run `codex exec PROMPT` for a headless task.",
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"codex-cli {__version__}")
+    _add_global_options(parser, suppress=False)
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (_module, _func, help_text) in SUBCOMMANDS.items():
+        sp = subs.add_parser(name, help=help_text, description=help_text)
+        _add_global_options(sp, suppress=True)
+        add = _ARGS.get(name)
+        if add is not None:
+            add(sp)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv in (["--version"], ["-V"]):
+        # The hot path of every wrapper and health check: skip building the parser.
+        sys.stdout.write(f"codex-cli {__version__}\n")
+        return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        sys.stderr.write("\ncodex: no command given (the interactive UI is not built yet)\n")
+        return 2
+    if args.cd:
+        try:
+            os.chdir(args.cd)
+        except OSError as e:
+            parser.error(f"cannot change to directory {args.cd!r}: {e.strerror}")
+    module_name, func_name, _ = SUBCOMMANDS[args.command]
+    func = getattr(importlib.import_module(module_name), func_name)
+    try:
+        return int(func(args) or 0)
+    except UsageError as e:
+        parser.error(e.message)
+        return 2
+    except CodexError as e:
+        sys.stderr.write(f"codex: error: {e.message}\n")
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # stdout closed by the reader (e.g. `| head`); not an error worth a traceback.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        return 1

@@ -1,0 +1,310 @@
+"""Configuration: `$CODEX_HOME/config.toml`, profiles, `-c key=value` overrides, flags.
+
+Precedence, lowest first: built-in defaults < config.toml < the selected profile < `-c`
+overrides < dedicated flags. A real Codex `config.toml` must load: keys we do not know are
+kept (so nothing is lost when we write) and reported once, never fatal.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codex.errors import CodexError, UsageError
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.toml"
+
+# Sources, in precedence order (doctor prints them).
+SRC_DEFAULT = "default"
+SRC_FILE = "config.toml"
+SRC_OVERRIDE = "-c"
+SRC_FLAG = "flag"
+
+
+def _profile_source(name: str) -> str:
+    return f"profile:{name}"
+
+
+BUILTIN_PROVIDERS: dict[str, dict[str, Any]] = {
+    "openai": {
+        "name": "OpenAI",
+        "base_url": "https://api.openai.com/v1",
+        "env_key": "OPENAI_API_KEY",
+        "wire_api": "responses",
+        "request_max_retries": 4,
+        "stream_max_retries": 5,
+        "stream_idle_timeout_ms": 300_000,
+    },
+    "ollama": {
+        "name": "Ollama",
+        "base_url": "http://localhost:11434/v1",
+        "wire_api": "chat",
+        "request_max_retries": 4,
+        "stream_max_retries": 5,
+        "stream_idle_timeout_ms": 300_000,
+    },
+    "lmstudio": {
+        "name": "LM Studio",
+        "base_url": "http://localhost:1234/v1",
+        "wire_api": "chat",
+        "request_max_retries": 4,
+        "stream_max_retries": 5,
+        "stream_idle_timeout_ms": 300_000,
+    },
+}
+
+DEFAULTS: dict[str, Any] = {
+    "model": "gpt-5-codex",
+    "model_provider": "openai",
+    "model_providers": BUILTIN_PROVIDERS,
+    "approval_policy": "on-request",
+    "sandbox_mode": "read-only",
+    "sandbox_workspace_write": {
+        "writable_roots": [],
+        "network_access": False,
+        "exclude_tmpdir_env_var": False,
+        "exclude_slash_tmp": False,
+    },
+    "model_reasoning_effort": "medium",
+    "model_reasoning_summary": "auto",
+    "project_doc_max_bytes": 32 * 1024,
+    "tool_output_token_limit": 10_000,
+    "shell_environment_policy": {"inherit": "all", "ignore_default_excludes": True},
+}
+
+# Keys we understand but that have no default (absent unless set).
+OPTIONAL_KEYS = frozenset(
+    {
+        "profile",
+        "profiles",
+        "model_verbosity",
+        "exec_server_url",
+        "exec_server_token_file",
+        "oss_provider",
+    }
+)
+KNOWN_KEYS = frozenset(DEFAULTS) | OPTIONAL_KEYS
+_RETRY_KEYS = ("request_max_retries", "stream_max_retries", "stream_idle_timeout_ms")
+
+APPROVAL_POLICIES = ("untrusted", "on-request", "on-failure", "never")
+SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
+
+
+class ConfigError(CodexError):
+    """The configuration cannot be used (exit 1)."""
+
+
+def codex_home() -> Path:
+    """`$CODEX_HOME`, else `~/.codex` (the same place Codex uses)."""
+    env = os.environ.get("CODEX_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".codex"
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse one `-c dotted.key=value`: the value as TOML, else as a literal string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise UsageError(f"invalid -c override {text!r}: expected KEY=VALUE")
+    parts = [p.strip() for p in key.split(".")]
+    if any(not p for p in parts):
+        raise UsageError(f"invalid -c override {text!r}: empty key segment")
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return parts, value
+
+
+_TOML_POS = re.compile(r"^(?P<msg>.*?)\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)$")
+
+
+def read_toml_file(path: Path) -> dict[str, Any]:
+    """Read a TOML file; a syntax error becomes a ConfigError naming file, line and column."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {e.start})") from None
+    except tomllib.TOMLDecodeError as e:
+        m = _TOML_POS.match(str(e))
+        if m:
+            raise ConfigError(
+                f"{path}:{m['line']}:{m['col']}: invalid TOML: {m['msg']}"
+            ) from None
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+
+
+def _merge(dst: dict[str, Any], src: Mapping[str, Any], source: str,
+           sources: dict[str, str], prefix: str = "") -> None:
+    """Deep-merge `src` into `dst`, recording the source of every leaf that changes."""
+    for k, v in src.items():
+        dotted = f"{prefix}{k}"
+        if isinstance(v, Mapping) and isinstance(dst.get(k), dict):
+            _merge(dst[k], v, source, sources, dotted + ".")
+        else:
+            dst[k] = copy.deepcopy(v) if isinstance(v, dict | list) else v
+            _mark(v, dotted, source, sources)
+
+
+def _mark(v: Any, dotted: str, source: str, sources: dict[str, str]) -> None:
+    # Drop stale entries under this key (a table replaced by a scalar or a new table).
+    for stale in [s for s in sources if s.startswith(dotted + ".")]:
+        del sources[stale]
+    if isinstance(v, Mapping) and v:
+        for k, sub in v.items():
+            _mark(sub, f"{dotted}.{k}", source, sources)
+    else:
+        sources[dotted] = source
+
+
+def _set_dotted(d: dict[str, Any], parts: list[str], value: Any) -> dict[str, Any]:
+    """Build `{a: {b: value}}` for parts [a, b]."""
+    out: dict[str, Any] = {}
+    cur = out
+    for p in parts[:-1]:
+        cur = cur.setdefault(p, {})
+    cur[parts[-1]] = value
+    return out
+
+
+@dataclass
+class Config:
+    """The effective configuration and where each value came from."""
+
+    values: dict[str, Any]
+    sources: dict[str, str]
+    codex_home: Path
+    profile: str | None = None
+    unknown_keys: list[str] = field(default_factory=list)
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        cur: Any = self.values
+        for part in dotted.split("."):
+            if not isinstance(cur, Mapping) or part not in cur:
+                return default
+            cur = cur[part]
+        return cur
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    @property
+    def config_path(self) -> Path:
+        return self.codex_home / CONFIG_FILE
+
+    def provider(self, provider_id: str | None = None) -> dict[str, Any]:
+        """The provider table for `provider_id` (default: `model_provider`), with its id."""
+        pid = provider_id or self.values["model_provider"]
+        providers = self.values.get("model_providers") or {}
+        if pid not in providers:
+            known = ", ".join(sorted(providers))
+            raise ConfigError(f"unknown model_provider {pid!r} (known: {known})")
+        # User-defined providers inherit the retry/timeout defaults, nothing else.
+        merged: dict[str, Any] = {k: BUILTIN_PROVIDERS["openai"][k] for k in _RETRY_KEYS}
+        merged["wire_api"] = "responses"
+        merged.update(providers[pid])
+        merged["id"] = pid
+        if pid == "openai" and os.environ.get("OPENAI_BASE_URL") and \
+                self.sources.get("model_providers.openai.base_url") == SRC_DEFAULT:
+            merged["base_url"] = os.environ["OPENAI_BASE_URL"]
+        return merged
+
+
+def load_config(
+    *,
+    home: Path | None = None,
+    profile: str | None = None,
+    overrides: Iterable[str] = (),
+    flags: Mapping[str, Any] | None = None,
+    warn_unknown: bool = True,
+) -> Config:
+    """Build the effective Config. `flags` are dotted keys set by dedicated CLI flags."""
+    home = home if home is not None else codex_home()
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    _merge(values, DEFAULTS, SRC_DEFAULT, sources)
+
+    file_values = read_toml_file(home / CONFIG_FILE)
+    parsed_overrides = [parse_override(o) for o in overrides]
+    _merge(values, file_values, SRC_FILE, sources)
+
+    # The profile may itself be chosen by -c profile=... or -p.
+    selected = profile
+    if selected is None:
+        for parts, value in parsed_overrides:
+            if parts == ["profile"]:
+                selected = str(value)
+    if selected is None:
+        selected = file_values.get("profile")
+    if selected is not None:
+        profiles = values.get("profiles") or {}
+        if selected not in profiles:
+            raise ConfigError(f"config profile {selected!r} not found in {home / CONFIG_FILE}")
+        _merge(values, profiles[selected], _profile_source(selected), sources)
+
+    for parts, value in parsed_overrides:
+        _merge(values, _set_dotted({}, parts, value), SRC_OVERRIDE, sources)
+    for dotted, value in (flags or {}).items():
+        if value is not None:
+            _merge(values, _set_dotted({}, dotted.split("."), value), SRC_FLAG, sources)
+
+    unknown = sorted(k for k in values if k not in KNOWN_KEYS)
+    if unknown and warn_unknown:
+        log.warning("ignoring config keys codex does not use: %s", ", ".join(unknown))
+    cfg = Config(values, sources, home, selected, unknown)
+    _validate(cfg)
+    return cfg
+
+
+def _validate(cfg: Config) -> None:
+    ap = cfg.values.get("approval_policy")
+    if ap not in APPROVAL_POLICIES:
+        raise ConfigError(
+            f"invalid approval_policy {ap!r} (expected one of: {', '.join(APPROVAL_POLICIES)})"
+        )
+    sm = cfg.values.get("sandbox_mode")
+    if sm not in SANDBOX_MODES:
+        raise ConfigError(
+            f"invalid sandbox_mode {sm!r} (expected one of: {', '.join(SANDBOX_MODES)})"
+        )
+    for key in ("project_doc_max_bytes", "tool_output_token_limit"):
+        v = cfg.values.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise ConfigError(f"invalid {key} {v!r}: expected a non-negative integer")
+
+
+def load_from_args(args: Any, flags: Mapping[str, Any] | None = None) -> Config:
+    """Load the Config for a parsed command line (global -c / -p options)."""
+    return load_config(
+        profile=getattr(args, "profile", None),
+        overrides=getattr(args, "config_overrides", None) or (),
+        flags=flags,
+    )
+
+
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{a: {b: 1}}` -> `{"a.b": 1}` (empty tables kept as leaves)."""
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        dotted = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            out.update(flatten(v, dotted + "."))
+        else:
+            out[dotted] = v
+    return out

@@ -1,0 +1,57 @@
+"""`codex doctor`: version, platform, install channel and the effective configuration."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from typing import Any
+
+from codex import __version__, platform_info
+from codex.config import flatten, load_from_args
+
+
+def report(args: argparse.Namespace) -> dict[str, Any]:
+    cfg = load_from_args(args)
+    flat = flatten(cfg.values)
+    return {
+        "version": __version__,
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.release()} ({platform.machine()})",
+        "target_triple": platform_info.target_triple(),
+        "libc": platform_info.libc(),
+        "install_channel": platform_info.install_channel(),
+        "executable": platform_info.executable_path(),
+        "frozen": platform_info.is_frozen(),
+        "codex_home": str(cfg.codex_home),
+        "config_file": str(cfg.config_path),
+        "config_file_exists": cfg.config_path.is_file(),
+        "profile": cfg.profile,
+        "unknown_config_keys": cfg.unknown_keys,
+        "config": {k: {"value": flat[k], "source": cfg.sources.get(k, "config.toml")}
+                   for k in sorted(flat) if not k.startswith("profiles.")},
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    info = report(args)
+    if args.json:
+        json.dump(info, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return 0
+    out = sys.stdout
+    for key in ("version", "python", "platform", "target_triple", "libc", "install_channel",
+                "executable", "frozen", "codex_home", "config_file", "profile"):
+        label = key.replace("_", " ")
+        value = info[key]
+        if key == "config_file" and not info["config_file_exists"]:
+            value = f"{value} (not present)"
+        out.write(f"{label:16} {value}\n")
+    if info["unknown_config_keys"]:
+        out.write(f"{'ignored keys':16} {', '.join(info['unknown_config_keys'])}\n")
+    out.write("\neffective configuration (key = value  [source])\n")
+    width = max((len(k) for k in info["config"]), default=0)
+    for key, entry in info["config"].items():
+        out.write(f"  {key:{width}} = {json.dumps(entry['value'])}  [{entry['source']}]\n")
+    return 0

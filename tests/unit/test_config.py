@@ -1,0 +1,166 @@
+"""Config precedence, profiles, -c parsing and the errors a user sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codex.config import ConfigError, load_config, parse_override
+from codex.errors import UsageError
+from tests.conftest import run_codex
+
+
+def write(home: Path, text: str) -> None:
+    (home / "config.toml").write_text(text)
+
+
+def test_defaults_without_file(codex_home: Path) -> None:
+    cfg = load_config(home=codex_home)
+    assert cfg["model_provider"] == "openai"
+    assert cfg.sources["model"] == "default"
+    assert cfg.provider()["base_url"] == "https://api.openai.com/v1"
+
+
+def test_precedence_file_profile_override_flag(codex_home: Path) -> None:
+    write(codex_home, """
+model = "from-file"
+approval_policy = "never"
+profile = "fast"
+[profiles.fast]
+model = "from-profile"
+sandbox_mode = "workspace-write"
+""")
+    cfg = load_config(home=codex_home)
+    assert cfg["model"] == "from-profile"
+    assert cfg.sources["model"] == "profile:fast"
+    assert cfg["approval_policy"] == "never" and cfg.sources["approval_policy"] == "config.toml"
+
+    cfg = load_config(home=codex_home, overrides=["model=from-c"])
+    assert cfg["model"] == "from-c" and cfg.sources["model"] == "-c"
+
+    cfg = load_config(home=codex_home, overrides=["model=from-c"], flags={"model": "from-flag"})
+    assert cfg["model"] == "from-flag" and cfg.sources["model"] == "flag"
+    # A flag left unset (None) does not override anything.
+    cfg = load_config(home=codex_home, flags={"model": None})
+    assert cfg["model"] == "from-profile"
+
+
+def test_profile_flag_beats_profile_key(codex_home: Path) -> None:
+    write(codex_home, """
+profile = "a"
+[profiles.a]
+model = "A"
+[profiles.b]
+model = "B"
+""")
+    assert load_config(home=codex_home)["model"] == "A"
+    assert load_config(home=codex_home, profile="b")["model"] == "B"
+    assert load_config(home=codex_home, overrides=["profile=b"])["model"] == "B"
+    with pytest.raises(ConfigError, match="profile 'zzz' not found"):
+        load_config(home=codex_home, profile="zzz")
+
+
+@pytest.mark.parametrize(("text", "key", "value"), [
+    ("model=o3", ["model"], "o3"),
+    ('model="o3"', ["model"], "o3"),
+    ("project_doc_max_bytes=4096", ["project_doc_max_bytes"], 4096),
+    ("sandbox_workspace_write.network_access=true", ["sandbox_workspace_write",
+                                                     "network_access"], True),
+    ('sandbox_workspace_write.writable_roots=["/a", "/b"]',
+     ["sandbox_workspace_write", "writable_roots"], ["/a", "/b"]),
+    ("shell_environment_policy.set={A = 1}", ["shell_environment_policy", "set"], {"A": 1}),
+    ("model=gpt 5 with spaces", ["model"], "gpt 5 with spaces"),
+    ("x.y=", ["x", "y"], ""),
+])
+def test_parse_override(text: str, key: list[str], value: object) -> None:
+    assert parse_override(text) == (key, value)
+
+
+@pytest.mark.parametrize("bad", ["novalue", "=x", "a..b=1"])
+def test_parse_override_rejects(bad: str) -> None:
+    with pytest.raises(UsageError):
+        parse_override(bad)
+
+
+def test_dotted_override_merges_into_table(codex_home: Path) -> None:
+    write(codex_home, """
+[sandbox_workspace_write]
+writable_roots = ["/data"]
+""")
+    cfg = load_config(home=codex_home, overrides=["sandbox_workspace_write.network_access=true"])
+    assert cfg.get("sandbox_workspace_write.writable_roots") == ["/data"]
+    assert cfg.get("sandbox_workspace_write.network_access") is True
+    assert cfg.sources["sandbox_workspace_write.network_access"] == "-c"
+    assert cfg.sources["sandbox_workspace_write.writable_roots"] == "config.toml"
+
+
+def test_malformed_toml_names_file_line_column(codex_home: Path) -> None:
+    write(codex_home, 'model = "ok"\napproval_policy = \n')
+    with pytest.raises(ConfigError) as e:
+        load_config(home=codex_home)
+    assert f"{codex_home / 'config.toml'}:2:" in str(e.value)
+    r = run_codex(["doctor"], env={"CODEX_HOME": str(codex_home)})
+    assert r.returncode == 1
+    assert r.stdout == ""
+    assert "config.toml:2:" in r.stderr and "invalid TOML" in r.stderr
+
+
+REAL_CODEX_CONFIG = """
+model = "gpt-5-codex"
+model_provider = "azure"
+approval_policy = "on-request"
+sandbox_mode = "workspace-write"
+model_reasoning_effort = "high"
+notify = ["notify-send", "Codex"]
+hide_agent_reasoning = true
+disable_response_storage = true
+
+[model_providers.azure]
+name = "Azure"
+base_url = "https://example.openai.azure.com/openai"
+env_key = "AZURE_OPENAI_API_KEY"
+query_params = { api-version = "2025-04-01-preview" }
+wire_api = "responses"
+
+[mcp_servers.docs]
+command = "npx"
+args = ["-y", "some-mcp-server"]
+
+[tui]
+notifications = true
+
+[projects."/home/me/src/app"]
+trust_level = "trusted"
+
+[history]
+persistence = "save-all"
+
+[features]
+web_search_request = true
+"""
+
+
+def test_real_codex_config_loads_and_warns_once(codex_home: Path) -> None:
+    write(codex_home, REAL_CODEX_CONFIG)
+    cfg = load_config(home=codex_home, warn_unknown=False)
+    assert cfg.provider()["base_url"] == "https://example.openai.azure.com/openai"
+    assert cfg.provider()["request_max_retries"] == 4  # inherited default
+    assert "mcp_servers" in cfg.unknown_keys and "tui" in cfg.unknown_keys
+    # Unknown keys are kept, not dropped.
+    assert cfg.get("mcp_servers.docs.command") == "npx"
+    r = run_codex(["doctor", "--json"], env={"CODEX_HOME": str(codex_home)})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("ignoring config keys") == 1
+    assert "mcp_servers" in r.stderr
+
+
+def test_invalid_enum_value_is_a_clear_error(codex_home: Path) -> None:
+    write(codex_home, 'sandbox_mode = "yolo"\n')
+    with pytest.raises(ConfigError, match="invalid sandbox_mode 'yolo'"):
+        load_config(home=codex_home)
+
+
+def test_openai_base_url_env(codex_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert load_config(home=codex_home).provider()["base_url"] == "http://127.0.0.1:9/v1"

@@ -50,9 +50,12 @@ def install_channel() -> str:
     """npm, brew, standalone or pip: decides what `codex update` does."""
     if os.environ.get(NPM_ENV):
         return "npm"
-    exe = os.path.realpath(executable_path())
+    exe = os.path.realpath(executable_path()).replace("\\", "/")
     if "/Caskroom/" in exe or "/Cellar/" in exe or "/homebrew/" in exe.lower():
         return "brew"
+    if "/node_modules/" in exe:
+        # An npm-installed binary started without the shim (e.g. by a path in a script).
+        return "npm"
     if is_frozen():
         return "standalone"
     return "pip"

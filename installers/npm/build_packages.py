@@ -123,8 +123,9 @@ def build(dist: Path, out: Path, version: str, name: str) -> dict:
         "name": name,
         "version": version,
         # Publish order matters: the root must never point at versions that do not exist yet.
-        "publish": [{"tarball": p["tarball"], "tag": p["suffix"]} for p in platforms]
-        + [{"tarball": root.name, "tag": None}],
+        "publish": [{"tarball": p["tarball"], "version": p["version"], "tag": p["suffix"]}
+                    for p in platforms]
+        + [{"tarball": root.name, "version": version, "tag": None}],
         "platforms": platforms,
         "root": {"tarball": root.name, "integrity": integrity(root)},
     }

@@ -1,0 +1,357 @@
+#!/usr/bin/env python3
+"""The release pipeline as steps: plan, build, smoke, package, sign, publish-npm, update-cask.
+
+Each step runs alone (the workflows call them one by one); `--dry-run` runs every step that
+can run on this machine without secrets: it builds the host target, packages, publishes the
+npm packages to a local Verdaccio registry, installs them from it like a user, and renders the
+cask. Everything lands in dist/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from codex import __version__, platform_info, release_settings  # noqa: E402
+from installers.targets import SUMS_NAME, TARGETS, Target, sha256_file, target  # noqa: E402
+
+PY = sys.executable
+TAG_RE = re.compile(r"^v(\d+\.\d+\.\d+)(-(alpha|beta)\.\d+)?$")
+ASSET_PATTERNS = ("codex-*.tar.gz", "codex-*.zst", "codex-*.zip", "install.sh")
+
+
+def log(msg: str) -> None:
+    print(f"release: {msg}", flush=True)
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    log("$ " + " ".join(str(c) for c in cmd))
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def npm_dist_tag(version: str) -> str:
+    return "alpha" if "-" in version else "latest"
+
+
+# -- plan ---------------------------------------------------------------------------------------
+
+def plan(tag: str | None, github_output: bool) -> dict:
+    version = __version__
+    if tag is not None:
+        m = TAG_RE.match(tag)
+        if not m:
+            raise SystemExit(f"tag {tag!r} is not v<major>.<minor>.<patch>[-alpha.N|-beta.N]")
+        if tag[1:] != version:
+            raise SystemExit(f"tag {tag} does not match the project version {version} "
+                             "(codex/__init__.py); bump the version or fix the tag")
+    info = {
+        "version": version,
+        "prerelease": "-" in version,
+        "npm_dist_tag": npm_dist_tag(version),
+        "npm_package": release_settings.NPM_PACKAGE,
+        "github_repo": release_settings.GITHUB_REPO,
+        "homebrew_tap": release_settings.HOMEBREW_TAP,
+        "targets": [{"target": t.triple, "runner": t.runner, "required": t.required}
+                    for t in TARGETS],
+    }
+    print(json.dumps(info, indent=2))
+    out = os.environ.get("GITHUB_OUTPUT")
+    if github_output and out:
+        with open(out, "a") as f:
+            for key in ("version", "npm_dist_tag"):
+                f.write(f"{key}={info[key]}\n")
+            f.write(f"prerelease={str(info['prerelease']).lower()}\n")
+    return info
+
+
+# -- build / smoke ------------------------------------------------------------------------------
+
+def host_target() -> Target:
+    return target(platform_info.target_triple())
+
+
+def _assets_of(tgt: Target, folder: Path) -> list[Path]:
+    return [p for p in (folder / tgt.archive_name, folder / tgt.zst_name) if p.is_file()]
+
+
+def build(tgt: Target, dist: Path, prebuilt: Path | None, allow_standin: bool) -> None:
+    """Freeze and archive `tgt` (on its own runner) into dist/."""
+    if tgt != host_target():
+        raise SystemExit(f"{tgt.triple} is built on its runner ({tgt.runner}), not here")
+    dist.mkdir(parents=True, exist_ok=True)
+    source = prebuilt
+    if source is None:
+        run([PY, str(ROOT / "packaging" / "build.py"), "--smoke"], cwd=ROOT)
+        source = ROOT / "dist"
+    found = _assets_of(tgt, source)
+    from ci import standin
+
+    if found and not _archive_is_standin(found[0], tgt):
+        for p in found:
+            if p.resolve() != (dist / p.name).resolve():
+                shutil.copyfile(p, dist / p.name)
+        log(f"build: {tgt.archive_name} from {source}")
+        return
+    if not allow_standin:
+        raise SystemExit(f"no frozen build of {tgt.triple} in {source} "
+                         "(packaging/build.py did not produce it)")
+    standin.write_archives(dist, tgt, standin.standin_program())
+    log(f"build: NOTE no frozen binary in {source}; staged a stand-in that runs this checkout "
+        "(dry run only, never published)")
+
+
+def _binary_of(archive: Path, tgt: Target) -> bytes:
+    from installers.npm.build_packages import extract_binary
+
+    return extract_binary(archive.parent, tgt)
+
+
+def _archive_is_standin(archive: Path, tgt: Target) -> bool:
+    from ci.standin import is_standin
+
+    return is_standin(_binary_of(archive, tgt))
+
+
+def smoke(tgt: Target, dist: Path) -> None:
+    """Unpack the archive like a user and run the binary: --version, then exec-server."""
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = Path(tmp) / ("codex.exe" if tgt.windows else "codex")
+        exe.write_bytes(_binary_of(dist / tgt.archive_name, tgt))
+        exe.chmod(0o755)
+        out = subprocess.run([str(exe), "--version"], capture_output=True, text=True,
+                             timeout=120, check=True).stdout.strip()
+        if out != f"codex-cli {__version__}":
+            raise SystemExit(f"smoke: `codex --version` printed {out!r}")
+        log(f"smoke: {out}")
+        session = ('{"jsonrpc":"2.0","id":1,"method":"initialize",'
+                   '"params":{"clientName":"release-smoke"}}\n')
+        r = subprocess.run([str(exe), "exec-server", "--listen", "stdio"], input=session,
+                           capture_output=True, text=True, timeout=120)
+        first = r.stdout.splitlines()[0] if r.stdout else ""
+        try:
+            reply = json.loads(first)
+        except ValueError:
+            reply = {}
+        if reply.get("id") != 1 and importlib.util.find_spec("codex.exec_server.cli") is None:
+            log("smoke: exec-server SKIPPED (this checkout has no codex/exec_server/cli.py yet)")
+            return
+        if reply.get("id") != 1 or "result" not in reply:
+            raise SystemExit(f"smoke: exec-server did not answer initialize "
+                             f"(exit {r.returncode}): {first or r.stderr.strip()[-500:]}")
+        log("smoke: exec-server answered initialize")
+
+
+# -- package ------------------------------------------------------------------------------------
+
+def release_assets(dist: Path) -> list[Path]:
+    found = {p for pattern in ASSET_PATTERNS for p in dist.glob(pattern) if p.is_file()}
+    return sorted(found)
+
+
+def write_sums(dist: Path) -> Path:
+    lines = [f"{sha256_file(p)}  {p.name}\n" for p in release_assets(dist)]
+    out = dist / SUMS_NAME
+    out.write_text("".join(lines))
+    return out
+
+
+def package(dist: Path, allow_missing: bool) -> None:
+    """npm tarballs, install.sh and SHA256SUMS for whatever archives dist/ holds, then the cask."""
+    if not allow_missing:
+        missing = [t.archive_name for t in TARGETS if t.required
+                   and not (dist / t.archive_name).is_file()]
+        if missing:
+            raise SystemExit(f"package: missing {', '.join(missing)} in {dist}")
+    run([PY, str(ROOT / "installers" / "install_sh.py"), "--out", str(dist / "install.sh")])
+    sums = write_sums(dist)
+    log(f"package: {sums} over {len(release_assets(dist))} assets")
+    run([PY, str(ROOT / "installers" / "npm" / "build_packages.py"), "--dist", str(dist)])
+    render_cask(dist, allow_missing)
+
+
+def render_cask(dist: Path, allow_missing: bool) -> Path:
+    out = dist / "homebrew" / "codex.rb"
+    cmd = [PY, str(ROOT / "installers" / "homebrew" / "render_cask.py"),
+           "--sums", str(dist / SUMS_NAME), "--out", str(out)]
+    run(cmd + (["--allow-missing"] if allow_missing else []))
+    return out
+
+
+# -- sign ---------------------------------------------------------------------------------------
+
+def sign(dist: Path) -> None:
+    """Keyless cosign bundles for every asset: only inside GitHub Actions with an OIDC token."""
+    if not (shutil.which("cosign") and os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")):
+        log("sign: SKIPPED (needs cosign and a GitHub OIDC token; a dry run has neither)")
+        return
+    for asset in [*release_assets(dist), dist / SUMS_NAME]:
+        run(["cosign", "sign-blob", "--yes", "--bundle", f"{asset}.sigstore", str(asset)])
+
+
+def macos_sign(binary: Path) -> None:
+    """Developer ID codesign + notarization, when the signing secrets are present."""
+    needed = ("APPLE_CERTIFICATE_P12", "APPLE_CERTIFICATE_PASSWORD", "APPLE_SIGNING_IDENTITY",
+              "APPLE_NOTARY_KEY", "APPLE_NOTARY_KEY_ID", "APPLE_NOTARY_ISSUER")
+    absent = [k for k in needed if not os.environ.get(k)]
+    if absent:
+        log(f"macos-sign: SKIPPED (secrets not set: {', '.join(absent)})")
+        return
+    run([str(ROOT / "ci" / "macos_sign.sh"), str(binary)])
+
+
+# -- publish-npm --------------------------------------------------------------------------------
+
+def _published(name: str, version: str, env: dict[str, str]) -> bool:
+    r = subprocess.run(["npm", "view", f"{name}@{version}", "version"], capture_output=True,
+                       text=True, env=env)
+    return r.returncode == 0 and r.stdout.strip() == version
+
+
+def publish_npm(dist: Path, env: dict[str, str] | None = None) -> None:
+    """Platform versions first, root last; a version already there counts as published."""
+    env = dict(os.environ if env is None else env)
+    manifest = json.loads((dist / "npm" / "manifest.json").read_text())
+    name = manifest["name"]
+    for entry in manifest["publish"]:
+        tarball = dist / "npm" / entry["tarball"]
+        version = entry["version"]
+        tag = entry["tag"] or npm_dist_tag(manifest["version"])
+        if _published(name, version, env):
+            log(f"publish-npm: {name}@{version} already published")
+            continue
+        r = subprocess.run(["npm", "publish", str(tarball), "--tag", tag, "--access", "public"],
+                           capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            if "previously published" in r.stderr or "EPUBLISHCONFLICT" in r.stderr:
+                log(f"publish-npm: {name}@{version} already published (raced)")
+                continue
+            raise SystemExit(f"npm publish {tarball.name} failed:\n{r.stderr}")
+        log(f"publish-npm: {name}@{version} (tag {tag})")
+
+
+# -- update-cask --------------------------------------------------------------------------------
+
+def update_cask(dist: Path, tap_dir: Path | None, push: bool, allow_missing: bool) -> None:
+    cask = render_cask(dist, allow_missing)
+    if tap_dir is None:
+        log(f"update-cask: rendered {cask} (no --tap-dir: not committed)")
+        return
+    dest = tap_dir / "Casks" / "codex.rb"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cask, dest)
+    run(["git", "-C", str(tap_dir), "add", "Casks/codex.rb"])
+    if subprocess.run(["git", "-C", str(tap_dir), "diff", "--cached", "--quiet"]).returncode == 0:
+        log("update-cask: the tap already has this cask")
+        return
+    run(["git", "-C", str(tap_dir), "commit", "-m", f"codex {__version__}"])
+    if push:
+        run(["git", "-C", str(tap_dir), "push"])
+
+
+# -- dry run ------------------------------------------------------------------------------------
+
+def dry_run(dist: Path, prebuilt: Path | None) -> None:
+    plan(None, github_output=False)
+    tgt = host_target()
+    for old in release_assets(dist):
+        old.unlink()
+    build(tgt, dist, prebuilt, allow_standin=True)
+    smoke(tgt, dist)
+    package(dist, allow_missing=True)
+    sign(dist)
+    from ci import local_registry
+
+    with tempfile.TemporaryDirectory(prefix="codex-dry-run-") as tmp, \
+            local_registry.running(Path(tmp) / "registry") as reg:
+        env = reg.npm_env()
+        publish_npm(dist, env)
+        publish_npm(dist, env)  # a rerun of the step must succeed too
+        prefix = Path(tmp) / "prefix"
+        run(["npm", "install", "-g", "--prefix", str(prefix), release_settings.NPM_PACKAGE],
+            env=env, capture_output=True)
+        shim = prefix / ("codex.cmd" if tgt.windows else "bin/codex")
+        out = subprocess.run([str(shim), "--version"], capture_output=True, text=True,
+                             env=env, timeout=120, check=True).stdout.strip()
+        if out != f"codex-cli {__version__}":
+            raise SystemExit(f"dry run: installed codex printed {out!r}")
+        log(f"dry run: installed from {reg.url} and ran: {out}")
+    update_cask(dist, None, push=False, allow_missing=True)
+    log(f"dry run: done; results in {dist}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dist", type=Path, default=ROOT / "dist", help="staging folder (dist/)")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="run every step possible on this host, publishing to a local registry")
+    ap.add_argument("--prebuilt", type=Path,
+                    help="take the host archives from this folder instead of building")
+    steps = ap.add_subparsers(dest="step", metavar="STEP")
+    p = steps.add_parser("plan", help="check the tag, print version, dist-tag and targets")
+    p.add_argument("--tag", help="the pushed tag, e.g. v0.2.0")
+    p.add_argument("--github-output", action="store_true", help="also write $GITHUB_OUTPUT")
+    for name, text in (("build", "freeze and archive one target"),
+                       ("smoke", "run a target's archived binary")):
+        p = steps.add_parser(name, help=text)
+        p.add_argument("--target", default=None, help="triple (default: this host)")
+    p = steps.add_parser("package", help="npm tarballs, install.sh, SHA256SUMS, cask")
+    p.add_argument("--allow-missing", action="store_true", help="not all targets are required")
+    steps.add_parser("sign", help="cosign bundles for every asset (GitHub OIDC)")
+    p = steps.add_parser("macos-sign", help="codesign + notarize a binary when secrets exist")
+    p.add_argument("binary", type=Path)
+    p = steps.add_parser("publish-npm", help="publish dist/npm (platforms first, idempotent)")
+    p.add_argument("--registry", help="registry URL (default: npm's configuration)")
+    p = steps.add_parser("update-cask", help="render the cask and commit it to a tap checkout")
+    p.add_argument("--tap-dir", type=Path, help=f"checkout of {release_settings.HOMEBREW_TAP}")
+    p.add_argument("--push", action="store_true", help="git push the tap afterwards")
+    p.add_argument("--allow-missing", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    dist = args.dist.resolve()
+    if args.dry_run:
+        if args.step:
+            ap.error("--dry-run runs every step; give no STEP")
+        dry_run(dist, args.prebuilt)
+        return 0
+    if args.step is None:
+        ap.error("give a STEP or --dry-run")
+    if args.step == "plan":
+        plan(args.tag, args.github_output)
+    elif args.step == "build":
+        tgt = target(args.target) if args.target else host_target()
+        build(tgt, dist, args.prebuilt, allow_standin=False)
+    elif args.step == "smoke":
+        smoke(target(args.target) if args.target else host_target(), dist)
+    elif args.step == "package":
+        package(dist, args.allow_missing)
+    elif args.step == "sign":
+        sign(dist)
+    elif args.step == "macos-sign":
+        macos_sign(args.binary)
+    elif args.step == "publish-npm":
+        env = dict(os.environ)
+        if args.registry:
+            env["npm_config_registry"] = args.registry
+        manifest = json.loads((dist / "npm" / "manifest.json").read_text())
+        for p in manifest["platforms"]:
+            if _archive_is_standin(dist / target(p["triple"]).archive_name, target(p["triple"])):
+                raise SystemExit(f"refusing to publish a stand-in build of {p['triple']}")
+        publish_npm(dist, env)
+    elif args.step == "update-cask":
+        update_cask(dist, args.tap_dir, args.push, args.allow_missing)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

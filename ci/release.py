@@ -70,7 +70,7 @@ def plan(tag: str | None, github_output: bool) -> dict:
     out = os.environ.get("GITHUB_OUTPUT")
     if github_output and out:
         with open(out, "a") as f:
-            for key in ("version", "npm_dist_tag"):
+            for key in ("version", "npm_dist_tag", "npm_package", "homebrew_tap"):
                 f.write(f"{key}={info[key]}\n")
             f.write(f"prerelease={str(info['prerelease']).lower()}\n")
     return info
@@ -200,15 +200,38 @@ def sign(dist: Path) -> None:
         run(["cosign", "sign-blob", "--yes", "--bundle", f"{asset}.sigstore", str(asset)])
 
 
-def macos_sign(binary: Path) -> None:
-    """Developer ID codesign + notarization, when the signing secrets are present."""
+def macos_sign(tgt: Target, dist: Path) -> None:
+    """Developer ID codesign + notarization of a target's binary, then re-archive it.
+
+    Runs only when the signing secrets are present; a fork's or a dry run skips and says so.
+    """
     needed = ("APPLE_CERTIFICATE_P12", "APPLE_CERTIFICATE_PASSWORD", "APPLE_SIGNING_IDENTITY",
               "APPLE_NOTARY_KEY", "APPLE_NOTARY_KEY_ID", "APPLE_NOTARY_ISSUER")
     absent = [k for k in needed if not os.environ.get(k)]
     if absent:
         log(f"macos-sign: SKIPPED (secrets not set: {', '.join(absent)})")
         return
-    run([str(ROOT / "ci" / "macos_sign.sh"), str(binary)])
+    from ci.standin import write_archives
+
+    with tempfile.TemporaryDirectory() as tmp:
+        binary = Path(tmp) / tgt.binary_name
+        binary.write_bytes(_binary_of(dist / tgt.archive_name, tgt))
+        binary.chmod(0o755)
+        run([str(ROOT / "ci" / "macos_sign.sh"), str(binary)])
+        write_archives(dist, tgt, binary.read_bytes())
+
+
+def github_release(dist: Path, tag: str) -> None:
+    """Upload every asset, SHA256SUMS and the cosign bundles; a rerun replaces them."""
+    files = [*release_assets(dist), dist / SUMS_NAME, *sorted(dist.glob("*.sigstore"))]
+    names = [str(p) for p in files]
+    repo = ["--repo", release_settings.GITHUB_REPO]
+    if subprocess.run(["gh", "release", "view", tag, *repo], capture_output=True).returncode == 0:
+        run(["gh", "release", "upload", tag, *names, "--clobber", *repo])
+        return
+    pre = ["--prerelease"] if "-" in tag else []
+    run(["gh", "release", "create", tag, *names, "--verify-tag", "--title", tag,
+         "--generate-notes", *pre, *repo])
 
 
 # -- publish-npm --------------------------------------------------------------------------------
@@ -255,7 +278,9 @@ def update_cask(dist: Path, tap_dir: Path | None, push: bool, allow_missing: boo
     if subprocess.run(["git", "-C", str(tap_dir), "diff", "--cached", "--quiet"]).returncode == 0:
         log("update-cask: the tap already has this cask")
         return
-    run(["git", "-C", str(tap_dir), "commit", "-m", f"codex {__version__}"])
+    run(["git", "-C", str(tap_dir), "-c", "user.name=codex-release", "-c",
+         "user.email=codex-release@users.noreply.github.com", "commit", "-m",
+         f"codex {__version__}"])
     if push:
         run(["git", "-C", str(tap_dir), "push"])
 
@@ -309,8 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     p = steps.add_parser("package", help="npm tarballs, install.sh, SHA256SUMS, cask")
     p.add_argument("--allow-missing", action="store_true", help="not all targets are required")
     steps.add_parser("sign", help="cosign bundles for every asset (GitHub OIDC)")
-    p = steps.add_parser("macos-sign", help="codesign + notarize a binary when secrets exist")
-    p.add_argument("binary", type=Path)
+    p = steps.add_parser("macos-sign", help="codesign + notarize a build when secrets exist")
+    p.add_argument("--target", default=None, help="triple (default: this host)")
+    steps.add_parser("setup", help="install the project with its build tools into this Python")
+    p = steps.add_parser("github-release", help="create the GitHub Release (or add to it)")
+    p.add_argument("--tag", required=True)
     p = steps.add_parser("publish-npm", help="publish dist/npm (platforms first, idempotent)")
     p.add_argument("--registry", help="registry URL (default: npm's configuration)")
     p = steps.add_parser("update-cask", help="render the cask and commit it to a tap checkout")
@@ -338,7 +366,11 @@ def main(argv: list[str] | None = None) -> int:
     elif args.step == "sign":
         sign(dist)
     elif args.step == "macos-sign":
-        macos_sign(args.binary)
+        macos_sign(target(args.target) if args.target else host_target(), dist)
+    elif args.step == "setup":
+        run([PY, "-m", "pip", "install", "-e", f"{ROOT}[dev,build]"])
+    elif args.step == "github-release":
+        github_release(dist, args.tag)
     elif args.step == "publish-npm":
         env = dict(os.environ)
         if args.registry:

@@ -94,8 +94,9 @@ def _unpack(archive: bytes, asset: str, member: str) -> bytes:
         raise UpdateError(f"{asset} does not hold {member}: {e}") from e
 
 
-def self_update(target: Path, release: Release, triple: str) -> str:
-    """Replace `target` with the release's build for `triple`; returns what happened."""
+def self_update(target: Path, release: Release, triple: str, current: str = __version__) -> str:
+    """Replace `target` (codex `current`) with the release's build for `triple`; returns
+    what happened."""
     asset, member = asset_names(triple)
     archive = _fetch(f"{release.base_url}/{asset}")
     sums = _fetch(f"{release.base_url}/SHA256SUMS").decode("utf-8", "replace")
@@ -117,10 +118,10 @@ def self_update(target: Path, release: Release, triple: str) -> str:
         new_version = probe.stdout.strip()
         if probe.returncode != 0 or not new_version.startswith("codex-cli "):
             raise UpdateError(f"the downloaded codex does not run here: {probe.stderr.strip()}")
-        if new_version == f"codex-cli {__version__}":
+        if new_version == f"codex-cli {current}":
             return f"codex is up to date ({new_version})"
         os.replace(staged, target)
-        return f"updated {target}: codex-cli {__version__} -> {new_version}"
+        return f"updated {target}: codex-cli {current} -> {new_version}"
     except OSError as e:
         raise UpdateError(f"cannot replace {target}: {e.strerror or e}") from e
     finally:

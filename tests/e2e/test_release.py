@@ -1,0 +1,68 @@
+"""ci/release.py: its dry run end to end, and the steps' refusals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codex import __version__
+from tests.e2e.conftest import HOST, real_dist
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def release(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "ci" / "release.py"), *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_dry_run_passes(tmp_path: Path) -> None:
+    prebuilt = real_dist() or (tmp_path / "nothing-built")
+    prebuilt.mkdir(exist_ok=True)
+    dist = tmp_path / "dist"
+    r = release("--dist", str(dist), "--prebuilt", str(prebuilt), "--dry-run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for name in (HOST.archive_name, "SHA256SUMS", "install.sh", "npm/manifest.json",
+                 "homebrew/codex.rb"):
+        assert (dist / name).is_file(), name
+    sums = (dist / "SHA256SUMS").read_text()
+    assert HOST.archive_name in sums and "install.sh" in sums
+    assert f"smoke: codex-cli {__version__}" in r.stdout
+    assert "smoke: exec-server answered initialize" in r.stdout
+    assert "sign: SKIPPED" in r.stdout  # no secrets here, and it says so
+    assert "already published" in r.stdout  # the publish step ran twice: reruns are safe
+    assert "installed from http://127.0.0.1:" in r.stdout
+    assert f"ran: codex-cli {__version__}" in r.stdout
+    manifest = json.loads((dist / "npm" / "manifest.json").read_text())
+    assert [e["tag"] for e in manifest["publish"]] == [HOST.npm_suffix, None]  # root last
+
+
+def test_plan_checks_the_tag() -> None:
+    ok = release("plan", "--tag", f"v{__version__}")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["version"] == __version__
+    wrong = release("plan", "--tag", "v99.0.0")
+    assert wrong.returncode != 0 and "does not match the project version" in wrong.stderr
+    malformed = release("plan", "--tag", "release-1")
+    assert malformed.returncode != 0 and "is not v<major>" in malformed.stderr
+
+
+def test_publish_refuses_a_stand_in(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    from ci import standin
+
+    standin.write_archives(dist, HOST, standin.standin_program())
+    assert release("--dist", str(dist), "package", "--allow-missing").returncode == 0
+    r = release("--dist", str(dist), "publish-npm", "--registry", "http://127.0.0.1:9/")
+    assert r.returncode != 0 and "refusing to publish a stand-in" in r.stderr
+
+
+def test_package_wants_every_required_target(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    r = release("--dist", str(dist), "package")
+    assert r.returncode != 0 and "missing codex-" in r.stderr

@@ -369,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
         macos_sign(target(args.target) if args.target else host_target(), dist)
     elif args.step == "setup":
         run([PY, "-m", "pip", "install", "-e", f"{ROOT}[dev,build]"])
+        deps = ROOT / "packaging" / "build_deps.py"
+        if deps.exists():  # compilers and the build venv the packaging scripts want
+            run([PY, str(deps)])
     elif args.step == "github-release":
         github_release(dist, args.tag)
     elif args.step == "publish-npm":

@@ -151,3 +151,32 @@ def test_corrupted_platform_tarball_is_refused(installed, registry) -> None:
     parent = platform_dir(prefix).parent
     assert not parent.exists() or not any(parent.iterdir())  # nothing half-unpacked
     assert not (Path(env["XDG_CACHE_HOME"]) / "codex-npm").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the child via /proc")
+def test_sigterm_is_forwarded_and_the_exit_code_mirrored(installed) -> None:
+    shim, _, env = installed
+    proc, _, _ = _start_exec_server(shim, env)
+    try:
+        (child,) = _children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=TIMEOUT) == 0  # exec-server stops cleanly on SIGTERM
+        assert not Path(f"/proc/{child}").exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the child via /proc")
+def test_a_binary_killed_by_a_signal_takes_the_shim_with_it(installed) -> None:
+    shim, _, env = installed
+    proc, _, _ = _start_exec_server(shim, env)
+    try:
+        (child,) = _children(proc.pid)
+        os.kill(child, signal.SIGKILL)
+        assert proc.wait(timeout=TIMEOUT) == -signal.SIGKILL  # re-raised, not exit 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

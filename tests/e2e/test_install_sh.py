@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import HOST, VERSION_LINE
+from tests.e2e.conftest import HOST, VERSION_LINE, real_dist
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,3 +157,23 @@ def test_progress_is_shown_on_a_terminal(served, tmp_path: Path) -> None:
         os.close(controller)
     assert b"100.0%" in output  # curl's progress bar, drawn only for a terminal
     assert (install_dir / "codex").exists()
+
+
+@pytest.mark.skipif(real_dist() is None,
+                    reason="needs the frozen binary in dist/ (`make dist`): only a frozen "
+                           "codex knows it is a standalone install")
+def test_frozen_install_reports_standalone_and_updates_itself(served, tmp_path: Path) -> None:
+    base, root = served
+    install_dir = tmp_path / "home" / "bin"
+    assert install(base, root, install_dir, tool_path(tmp_path, "curl")).returncode == 0
+    env = {**os.environ, "CODEX_HOME": str(tmp_path / "codex-home"),
+           "CODEX_RELEASE_BASE_URL": base}
+    env.pop("CODEX_MANAGED_BY_NPM", None)
+    codex = str(install_dir / "codex")
+    doctor = subprocess.run([codex, "doctor", "--json"], capture_output=True, text=True,
+                            env=env, timeout=120)
+    info = json.loads(doctor.stdout)
+    assert (info["install_channel"], info["executable"]) == ("standalone", codex)
+    r = subprocess.run([codex, "update"], capture_output=True, text=True, env=env, timeout=300)
+    assert (r.returncode, r.stdout.strip()) == (0, f"codex is up to date ({VERSION_LINE})")
+    assert sorted(p.name for p in install_dir.iterdir()) == ["codex"]

@@ -108,3 +108,12 @@ def test_update_tells_the_command_for_each_channel(codex_home: Path) -> None:
     assert f"npm install -g {release_settings.NPM_PACKAGE}@latest" in r.stdout
     r = run_codex(["update"], env={"CODEX_MANAGED_BY_NPM": ""})
     assert r.returncode == 0 and "installed via pip" in r.stdout
+
+
+def test_a_homebrew_install_is_recognised(codex_home: Path) -> None:
+    cask_path = "/opt/homebrew/Caskroom/codex/0.1.0/codex-aarch64-apple-darwin"
+    env = {"CODEX_LAUNCHER_PATH": cask_path, "CODEX_MANAGED_BY_NPM": ""}
+    r = run_codex(["doctor", "--json"], env=env)
+    assert r.returncode == 0 and '"install_channel": "brew"' in r.stdout
+    r = run_codex(["update"], env=env)
+    assert "installed via brew" in r.stdout and "brew upgrade --cask codex" in r.stdout

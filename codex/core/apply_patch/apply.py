@@ -225,8 +225,9 @@ def _apply_chunks(data: bytes, chunks: tuple[Chunk, ...], raw: str) -> bytes:
     for start, length, new in sorted(edits, key=lambda e: e[0], reverse=True):
         lines[start:start + length] = new
         endings[start:start + length] = [eol] * len(new)
-    if endings and not endings[-1]:
-        endings[-1] = eol
+    # Only the original last line can lack an ending; whatever now follows it, or the end of
+    # the file itself, needs one.
+    endings = [ending or eol for ending in endings]
     out = bom + "".join(line + ending for line, ending in zip(lines, endings, strict=True))
     return out.encode(_ENCODING, _ERRORS)
 
@@ -262,6 +263,8 @@ def _find_edits(
             if found is None:
                 raise PatchError(f"Failed to find context '{chunk.context}' in {raw}")
             cursor = found + 1
+        if not chunk.old_lines and not chunk.new_lines:
+            continue  # only narrows the search to after its context line
         if not chunk.old_lines:
             # Pure insertion: right after the context line when there is one (ours; Codex
             # appends at the end), else at the end of the file, before a final blank line.

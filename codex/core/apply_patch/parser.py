@@ -220,11 +220,15 @@ class _Parser:
         chunks: list[Chunk] = []
         current: _ChunkBuilder | None = None
 
-        def finish() -> None:
+        def finish(next_is_chunk: bool = False) -> None:
             nonlocal current
             if current is None:
                 return
             chunk = current.build()
+            if chunk is None and current.context is not None and next_is_chunk:
+                # `@@ class A:` straight after `@@` lines narrows the search step by step:
+                # an empty chunk that only moves past its context line.
+                chunk = Chunk(current.context, (), (), False, current.line)
             if chunk is None:
                 raise _invalid_hunk(
                     current.line, f"a chunk of the update of '{path}' has no lines; "
@@ -250,7 +254,7 @@ class _Parser:
                     break
                 raise self._unexpected(number, line, path)
             if line.startswith(CHUNK_MARKER):
-                finish()
+                finish(next_is_chunk=True)
                 current = _ChunkBuilder(_chunk_context(line), number)
             elif line[:1] in (" ", "-", "+"):
                 if current is None:

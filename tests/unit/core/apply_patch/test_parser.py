@@ -216,7 +216,7 @@ def test_empty_update():
 
 
 def test_chunk_without_lines():
-    assert str(error_of(patch("*** Update File: a", "@@ ctx", "@@", "-x"))) == (
+    assert str(error_of(patch("*** Update File: a", "@@ ctx", "", "*** Delete File: b"))) == (
         "invalid hunk at line 3, a chunk of the update of 'a' has no lines; give the lines to "
         "change (' ' context, '-' remove, '+' add)"
     )
@@ -238,4 +238,12 @@ def test_unknown_star_marker_in_update():
 def test_end_of_file_without_chunk_lines():
     assert str(error_of(patch("*** Update File: a", "*** End of File"))) == (
         "invalid hunk at line 3, '*** End of File' must follow the lines of a chunk"
+    )
+
+
+def test_consecutive_context_markers_make_narrowing_chunks():
+    (hunk,) = parse_patch(patch("*** Update File: f", "@@ class A:", "@@ def g():", "-x")).hunks
+    assert hunk.chunks == (
+        Chunk("class A:", (), (), False, 3),
+        Chunk("def g():", ("x",), (), False, 4),
     )

@@ -7,7 +7,8 @@ from typing import Any
 
 # A Lark grammar of exactly what `parse_patch` accepts in its canonical form (the parser is more
 # forgiving than this). Sampling under it keeps the model inside the format. Only the first
-# section of an update may leave out its `@@` line, so there is one way to read every patch.
+# section of an update may leave out its `@@` line, so there is one way to read every patch;
+# several `@@ <line>` in a row narrow the search step by step (class, then method).
 APPLY_PATCH_LARK_GRAMMAR = r"""
 start: begin operation+ finish
 
@@ -23,8 +24,8 @@ removed_file: "*** Delete File: " LINE NL
 
 changed_file: "*** Update File: " LINE NL move? (opening_section section*)?
 move: "*** Move to: " LINE NL
-opening_section: anchor? edit_line+ end_of_file?
-section: anchor edit_line+ end_of_file?
+opening_section: anchor* edit_line+ end_of_file?
+section: anchor+ edit_line+ end_of_file?
 anchor: "@@" NL
       | "@@ " LINE NL
 edit_line: unchanged | removed | added

@@ -221,10 +221,15 @@ def _apply_chunks(data: bytes, chunks: tuple[Chunk, ...], raw: str) -> bytes:
     lines, endings = _split_lines(text[len(bom):])
     eol = "\r\n" if endings.count("\r\n") > endings.count("\n") else "\n"
     edits = _find_edits(lines, chunks, raw)
-    # Apply from the bottom up so earlier indices stay valid.
+    # Apply from the bottom up so earlier indices stay valid. A context line the patch repeats
+    # keeps the file's own text and ending (the model's copy may differ in whitespace or
+    # punctuation, which is why it matched only in a fuzzy pass); added lines get the file's
+    # dominant ending.
     for start, length, new in sorted(edits, key=lambda e: e[0], reverse=True):
-        lines[start:start + length] = new
-        endings[start:start + length] = [eol] * len(new)
+        lines[start:start + length] = [text for text, _ in new]
+        endings[start:start + length] = [
+            endings[source] if source is not None else eol for _, source in new
+        ]
     # Only the original last line can lack an ending; whatever now follows it, or the end of
     # the file itself, needs one.
     endings = [ending or eol for ending in endings]
@@ -250,12 +255,15 @@ def _split_lines(text: str) -> tuple[list[str], list[str]]:
     return lines, endings
 
 
-def _find_edits(
-    lines: list[str], chunks: tuple[Chunk, ...], raw: str
-) -> list[tuple[int, int, list[str]]]:
-    """(start, old length, new lines) per chunk, each chunk searched after the previous one."""
+# One edit: (start, number of old lines, new lines). Each new line is (text, source): source is
+# the index of the file line a context line stands for, or None for an added line.
+_Edit = tuple[int, int, list[tuple[str, int | None]]]
+
+
+def _find_edits(lines: list[str], chunks: tuple[Chunk, ...], raw: str) -> list[_Edit]:
+    """The edit of each chunk, each chunk searched after the previous one."""
     matcher = LineMatcher(lines)
-    edits: list[tuple[int, int, list[str]]] = []
+    edits: list[_Edit] = []
     cursor = 0
     for chunk in chunks:
         if chunk.context is not None:
@@ -263,30 +271,39 @@ def _find_edits(
             if found is None:
                 raise PatchError(f"Failed to find context '{chunk.context}' in {raw}")
             cursor = found + 1
-        if not chunk.old_lines and not chunk.new_lines:
+        ops = list(chunk.lines)
+        if not ops:
             continue  # only narrows the search to after its context line
-        if not chunk.old_lines:
+        if all(op == "+" for op, _ in ops):
             # Pure insertion: right after the context line when there is one (ours; Codex
             # appends at the end), else at the end of the file, before a final blank line.
             if chunk.context is not None and not chunk.end_of_file:
                 at = cursor
             else:
                 at = len(lines) - 1 if lines and lines[-1] == "" else len(lines)
-            edits.append((at, 0, list(chunk.new_lines)))
+            edits.append((at, 0, [(text, None) for _, text in ops]))
             cursor = max(cursor, at)
             continue
-        old, new = list(chunk.old_lines), list(chunk.new_lines)
+        old = [text for op, text in ops if op != "+"]
         found = matcher.seek(old, cursor, chunk.end_of_file)
-        if found is None and old[-1] == "":
+        if found is None and ops[-1] == (" ", ""):
             # A trailing empty context line often stands for the file's final newline.
+            ops = ops[:-1]
             old = old[:-1]
-            if new and new[-1] == "":
-                new = new[:-1]
             found = matcher.seek(old, cursor, chunk.end_of_file) if old else None
         if found is None:
             raise PatchError(
                 f"Failed to find expected lines in {raw}:\n" + "\n".join(chunk.old_lines)
             )
+        new: list[tuple[str, int | None]] = []
+        source = found
+        for op, text in ops:
+            if op == " ":
+                new.append((lines[source], source))
+            elif op == "+":
+                new.append((text, None))
+            if op != "+":
+                source += 1
         edits.append((found, len(old), new))
         cursor = found + len(old)
     return edits

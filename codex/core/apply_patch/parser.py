@@ -59,13 +59,24 @@ class DeleteFile:
 
 @dataclass(frozen=True)
 class Chunk:
-    """One replacement: `old_lines` (found after `context`, if any) become `new_lines`."""
+    """One replacement: `old_lines` (found after `context`, if any) become `new_lines`.
+
+    `lines` keeps each patch line as (op, text) with op ' ' (context), '-' or '+', so that
+    context lines can keep the file's own text rather than the model's copy of it.
+    """
 
     context: str | None
-    old_lines: tuple[str, ...]
-    new_lines: tuple[str, ...]
+    lines: tuple[tuple[str, str], ...]
     end_of_file: bool
     line: int
+
+    @property
+    def old_lines(self) -> tuple[str, ...]:
+        return tuple(text for op, text in self.lines if op != "+")
+
+    @property
+    def new_lines(self) -> tuple[str, ...]:
+        return tuple(text for op, text in self.lines if op != "-")
 
 
 @dataclass(frozen=True)
@@ -149,8 +160,7 @@ class _ChunkBuilder:
             return None
         return Chunk(
             context=self.context,
-            old_lines=tuple(text for op, text, _ in ops if op != "+"),
-            new_lines=tuple(text for op, text, _ in ops if op != "-"),
+            lines=tuple((op, text) for op, text, _ in ops),
             end_of_file=self.end_of_file,
             line=self.line,
         )
@@ -225,10 +235,14 @@ class _Parser:
             if current is None:
                 return
             chunk = current.build()
-            if chunk is None and current.context is not None and next_is_chunk:
-                # `@@ class A:` straight after `@@` lines narrows the search step by step:
-                # an empty chunk that only moves past its context line.
-                chunk = Chunk(current.context, (), (), False, current.line)
+            if chunk is None and next_is_chunk:
+                # `@@ class A:` straight before another `@@` narrows the search step by step:
+                # an empty chunk that only moves past its context line (a bare `@@` does
+                # nothing at all).
+                if current.context is not None:
+                    chunks.append(Chunk(current.context, (), False, current.line))
+                current = None
+                return
             if chunk is None:
                 raise _invalid_hunk(
                     current.line, f"a chunk of the update of '{path}' has no lines; "

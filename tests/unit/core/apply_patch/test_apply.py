@@ -279,6 +279,12 @@ def test_pass_4_normalises_unicode_punctuation_in_the_patch(tree):
     assert (root / "f").read_text() == "changed\n"
 
 
+def test_context_lines_keep_the_files_own_text(tree):
+    root = tree({"f": "\tkeep \u2013 me  \r\nx\n".encode()})
+    apply_patch(patch("*** Update File: f", "  keep - me", "-x", "+y"), root)
+    assert (root / "f").read_bytes() == "\tkeep \u2013 me  \r\ny\n".encode()
+
+
 def test_stricter_pass_anywhere_beats_looser_pass_earlier(tree):
     root = tree({"f": "x = 1 \nmiddle\nx = 1\n"})
     apply_patch(patch("*** Update File: f", "-x = 1", "+x = 2"), root)

@@ -17,6 +17,7 @@ UTF-8 byte-order mark is kept.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import shutil
@@ -84,6 +85,15 @@ class PatchPlan:
     # What each file we read held at verification, to notice it changing before we apply.
     _seen: dict[Path, bytes]
     _display: dict[Path, str]
+
+    @property
+    def written_paths(self) -> tuple[Path, ...]:
+        """Every absolute path `apply` will create, replace or remove (symlinks followed for
+        writes, as `apply` does), for a policy check before applying."""
+        return tuple(
+            path if final.content is None else _Commit.target(path)
+            for path, final in self._finals.items()
+        )
 
     def apply(self) -> PatchResult:
         """Write the planned files all-or-nothing; raises `PatchError` and changes nothing."""
@@ -175,6 +185,11 @@ class _Verifier:
             if parent in self.finals:
                 if self.finals[parent].content is not None:
                     raise PatchError(f"Failed to write {raw}: {parent} is a file")
+                if os.path.lexists(parent):
+                    raise PatchError(
+                        f"Failed to write {raw}: {parent} is a file deleted by this patch; "
+                        "turn it into a directory in a second patch"
+                    )
                 continue
             if parent.is_dir():
                 return
@@ -349,17 +364,26 @@ class _Commit:
                 os.unlink(parked)
 
     @staticmethod
-    def _target(path: Path) -> Path:
+    def target(path: Path) -> Path:
         # Write through a symlink to its file rather than replacing the link.
         return Path(os.path.realpath(path)) if path.is_symlink() else path
 
     def _stage(self, path: Path, final: _Final) -> None:
-        target = self._target(path)
+        target = self.target(path)
         self._make_parents(target.parent)
         mode = final.mode  # a moved file keeps its own permissions, like `mv`
-        if mode is None:
-            with contextlib.suppress(OSError):
-                mode = stat.S_IMODE(target.stat().st_mode)
+        owner = None
+        try:
+            st = target.stat()
+        except FileNotFoundError:
+            pass
+        else:
+            if not os.access(target, os.W_OK):
+                # A rename would bypass the file's own write permission; honour it instead.
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(target))
+            if mode is None:
+                mode = stat.S_IMODE(st.st_mode)
+            owner = (st.st_uid, st.st_gid)
         stale = self.temps.pop(target, None)
         if stale is not None:  # two paths of the patch lead to one file: the later one wins
             os.unlink(stale)
@@ -374,6 +398,11 @@ class _Commit:
                 view = view[os.write(fd, view):]
         finally:
             os.close(fd)
+        if owner is not None and hasattr(os, "chown"):
+            # Keep the owner when we can (e.g. root editing a user's file); else the file
+            # becomes ours, as with any editor that saves by renaming.
+            with contextlib.suppress(OSError):
+                os.chown(temp, *owner)
         if mode is not None:
             os.chmod(temp, mode)
 
@@ -389,7 +418,7 @@ class _Commit:
             self.created_dirs.append(d)
 
     def _swap_in(self, path: Path) -> None:
-        target = self._target(path)
+        target = self.target(path)
         if target not in self.temps:
             return  # already swapped in under another path that leads to the same file
         backup = None

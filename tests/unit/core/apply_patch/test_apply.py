@@ -463,3 +463,42 @@ def test_verify_writes_nothing_and_reports_changes(tree):
     assert snapshot(root) == before
     assert [(c.path, c.kind) for c in plan.changes] == [("a", "update"), ("b/c", "add")]
     assert plan.apply().summary_text().endswith("A b/c\nM a\n")
+
+
+def test_written_paths_lists_every_destination(tree):
+    root = tree({"a": "1\n", "real": "r\n", "gone": "g\n"})
+    (root / "link").symlink_to("real")
+    plan = verify_patch(patch(
+        "*** Update File: a", "*** Move to: b/c", "-1", "+2",
+        "*** Update File: link", "-r", "+R",
+        "*** Delete File: gone",
+    ), root)
+    assert set(plan.written_paths) == {root / "b/c", root / "a", root / "real", root / "gone"}
+
+
+@pytest.mark.skipif(not hasattr(os, "chown") or os.geteuid() != 0,
+                    reason="giving a file to another owner needs root")
+def test_owner_is_kept_when_root_edits_a_users_file(tree):
+    root = tree({"f": "1\n"})
+    os.chown(root / "f", 4321, 4321)
+    apply_patch(patch("*** Update File: f", "-1", "+2"), root)
+    st = (root / "f").stat()
+    assert (st.st_uid, st.st_gid) == (4321, 4321)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="root may write read-only files, so there is nothing to refuse")
+def test_read_only_file_is_refused(tree):
+    root = tree({"f": "1\n"})
+    (root / "f").chmod(0o444)
+    assert refused(patch("*** Update File: f", "-1", "+2"), root) == (
+        "Failed to stage the patched files (f: Permission denied); nothing was changed"
+    )
+
+
+def test_file_deleted_then_used_as_directory_is_refused(tree):
+    root = tree({"a": "1\n"})
+    assert refused(patch("*** Delete File: a", "*** Add File: a/b", "+x"), root) == (
+        f"Failed to write a/b: {root / 'a'} is a file deleted by this patch; turn it into a "
+        "directory in a second patch"
+    )

@@ -152,6 +152,19 @@ class _Verifier:
         self.display.setdefault(path, raw)
         return path
 
+    def _show(self, path: Path) -> str:
+        """`path` for a message: relative to cwd when it is below it (as the model wrote it)."""
+        try:
+            return str(path.relative_to(self.cwd))
+        except ValueError:
+            return str(path)
+
+    def _mark_deleted(self, path: Path) -> None:
+        if path in self.finals and not os.path.lexists(path):
+            del self.finals[path]  # created earlier in this patch: it simply never appears
+        else:
+            self.finals[path] = _Final(None)
+
     # What the file at `path` looks like at this point of the patch.
     def _exists(self, path: Path) -> bool:
         if path in self.finals:
@@ -184,17 +197,18 @@ class _Verifier:
         for parent in path.parents:
             if parent in self.finals:
                 if self.finals[parent].content is not None:
-                    raise PatchError(f"Failed to write {raw}: {parent} is a file")
+                    raise PatchError(f"Failed to write {raw}: {self._show(parent)} is a file")
                 if os.path.lexists(parent):
                     raise PatchError(
-                        f"Failed to write {raw}: {parent} is a file deleted by this patch; "
+                        f"Failed to write {raw}: {self._show(parent)} is a file deleted by this "
+                        "patch; "
                         "turn it into a directory in a second patch"
                     )
                 continue
             if parent.is_dir():
                 return
             if os.path.lexists(parent):
-                raise PatchError(f"Failed to write {raw}: {parent} is not a directory")
+                raise PatchError(f"Failed to write {raw}: {self._show(parent)} is not a directory")
 
     def _add(self, hunk: AddFile) -> None:
         path = self._resolve(hunk.path)
@@ -208,7 +222,7 @@ class _Verifier:
             raise PatchError(f"Failed to delete file {hunk.path}: it is a directory")
         if not self._exists(path):
             raise PatchError(f"Failed to delete file {hunk.path}: the file does not exist")
-        self.finals[path] = _Final(None)
+        self._mark_deleted(path)
         self.changes.append(FileChange(hunk.path, "delete", abs_path=path))
 
     def _update(self, hunk: UpdateFile) -> None:
@@ -224,7 +238,7 @@ class _Verifier:
             with contextlib.suppress(OSError):
                 mode = stat.S_IMODE(path.stat().st_mode)
             self.finals[dest] = _Final(new, mode)
-            self.finals[path] = _Final(None)
+            self._mark_deleted(path)
         self.changes.append(FileChange(
             hunk.path, "update", move_path=hunk.move_to, abs_path=path, abs_move_path=dest
         ))

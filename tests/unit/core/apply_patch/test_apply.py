@@ -388,7 +388,7 @@ def test_add_where_a_directory_is(tree):
 def test_add_below_a_file(tree):
     root = tree({"f": "1\n"})
     assert refused(patch("*** Add File: f/g/h", "+x"), root) == (
-        f"Failed to write f/g/h: {root / 'f'} is not a directory"
+        "Failed to write f/g/h: f is not a directory"
     )
 
 
@@ -499,6 +499,26 @@ def test_read_only_file_is_refused(tree):
 def test_file_deleted_then_used_as_directory_is_refused(tree):
     root = tree({"a": "1\n"})
     assert refused(patch("*** Delete File: a", "*** Add File: a/b", "+x"), root) == (
-        f"Failed to write a/b: {root / 'a'} is a file deleted by this patch; turn it into a "
-        "directory in a second patch"
+        "Failed to write a/b: a is a file deleted by this patch; turn it into a directory in a "
+        "second patch"
+    )
+
+
+def test_file_added_then_deleted_or_moved_in_one_patch(tree):
+    root = tree({"keep": "k\n"})
+    result = apply_patch(patch(
+        "*** Add File: tmp1", "+x",
+        "*** Delete File: tmp1",
+        "*** Add File: tmp2", "+y",
+        "*** Update File: tmp2", "*** Move to: final", "-y", "+z",
+    ), root)
+    assert snapshot(root) == {"keep": b"k\n", "final": b"z\n"}
+    assert result.summary_text() == (
+        "Success. Updated the following files:\nA tmp1\nA tmp2\nM final\nD tmp1\n"
+    )
+
+
+def test_add_below_a_file_added_in_the_same_patch(tmp_path):
+    assert refused(patch("*** Add File: a", "+1", "*** Add File: a/b", "+2"), tmp_path) == (
+        "Failed to write a/b: a is a file"
     )

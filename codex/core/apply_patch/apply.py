@@ -19,8 +19,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
-import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -441,6 +439,8 @@ class _Commit:
             try:
                 os.link(target, backup)
             except OSError:
+                import shutil  # only for filesystems without hard links
+
                 shutil.copy2(target, backup)
         try:
             os.replace(self.temps[target], target)
@@ -479,4 +479,4 @@ class _Commit:
 
 def _sibling(path: Path, purpose: str) -> Path:
     """A fresh hidden name next to `path` (same directory, so renames stay atomic)."""
-    return path.with_name(f".{path.name[:80]}.{secrets.token_hex(4)}.codex-{purpose}")
+    return path.with_name(f".{path.name[:80]}.{os.urandom(4).hex()}.codex-{purpose}")

@@ -10,8 +10,9 @@
     *** End Patch
 
 The parser is lenient where a model's intent is unambiguous (surrounding whitespace, a heredoc
-wrapper, blank lines between hunks, a unified-diff `@@ -1,2 +1,3 @@` header) and strict where a
-guess could edit the wrong thing; its errors name the line and say what was expected.
+wrapper or Markdown code fence, blank lines between hunks, a unified-diff `@@ -1,2 +1,3 @@`
+header, CRLF line breaks) and strict where a guess could edit the wrong thing; its errors name
+the line and say what was expected.
 """
 
 from __future__ import annotations
@@ -123,7 +124,15 @@ def _split(text: str) -> list[str]:
     stripped = text.strip()
     if not stripped:
         return []
-    return [line.removesuffix("\r") for line in stripped.split("\n")]
+    lines = [line.removesuffix("\r") for line in stripped.split("\n")]
+    # A patch sent inside a Markdown code fence: the fence is not part of it.
+    if len(lines) >= 2 and lines[0].startswith("```") and lines[-1].strip() == "```":
+        lines = lines[1:-1]
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        while lines and not lines[-1].strip():
+            lines.pop()
+    return lines
 
 
 def _invalid(message: str) -> PatchError:

@@ -247,3 +247,9 @@ def test_consecutive_context_markers_make_narrowing_chunks():
         Chunk("class A:", (), False, 3),
         Chunk("def g():", (("-", "x"),), False, 4),
     )
+
+
+@pytest.mark.parametrize("fence", ["```", "```diff", "```text"])
+def test_markdown_code_fence_is_unwrapped(fence):
+    text = f"{fence}\n\n{patch('*** Delete File: a')}\n```\n"
+    assert parse_patch(text).hunks == (DeleteFile("a", 2),)

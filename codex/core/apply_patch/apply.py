@@ -83,6 +83,7 @@ class PatchPlan:
     # What each file we read held at verification, to notice it changing before we apply.
     _seen: dict[Path, bytes]
     _display: dict[Path, str]
+    _cwd: Path
 
     @property
     def written_paths(self) -> tuple[Path, ...]:
@@ -106,7 +107,7 @@ class PatchPlan:
                     "verified; nothing was changed",
                     code=VERIFICATION_FAILED,
                 )
-        _Commit(self._finals, self._display).run()
+        _Commit(self._finals, self._display, self._cwd).run()
         return PatchResult(changes=list(self.changes))
 
 
@@ -139,7 +140,7 @@ class _Verifier:
                 self._delete(hunk)
             else:
                 self._update(hunk)
-        return PatchPlan(self.changes, self.finals, self.seen, self.display)
+        return PatchPlan(self.changes, self.finals, self.seen, self.display, self.cwd)
 
     def _resolve(self, raw: str) -> Path:
         if not raw.strip():
@@ -339,9 +340,11 @@ def _find_edits(lines: list[str], chunks: tuple[Chunk, ...], raw: str) -> list[_
 class _Commit:
     """Swaps the planned files in; undoes everything if any step fails."""
 
-    def __init__(self, finals: dict[Path, _Final], display: dict[Path, str]) -> None:
+    def __init__(self, finals: dict[Path, _Final], display: dict[Path, str], cwd: Path) -> None:
         self.finals = finals
         self.display = display
+        self.cwd = cwd
+        self.stand_ins: dict[str, Path] = {}  # temp/backup file name -> the path it stands for
         self.created_dirs: list[Path] = []
         self.temps: dict[Path, Path] = {}  # destination -> staged temporary file
         self.undo: list[tuple[Path, Path | None]] = []  # (path now in place, its backup)
@@ -361,7 +364,7 @@ class _Commit:
                     self._swap_in(path)
         except OSError as exc:
             self._rollback()
-            where = self.display.get(Path(exc.filename), exc.filename) if exc.filename else ""
+            where = self._describe(exc.filename)
             detail = f"{where}: {exc.strerror}" if where and exc.strerror else str(exc)
             raise PatchError(
                 f"Failed to {step} the patched files ({detail}); nothing was changed",
@@ -374,6 +377,25 @@ class _Commit:
         for _, parked in self.deleted:
             with contextlib.suppress(OSError):
                 os.unlink(parked)
+
+    def _sibling(self, path: Path, purpose: str) -> Path:
+        """A fresh hidden name next to `path` (same directory, so renames stay atomic)."""
+        name = path.with_name(f".{path.name[:80]}.{os.urandom(4).hex()}.codex-{purpose}")
+        self.stand_ins[str(name)] = path
+        return name
+
+    def _describe(self, filename: object) -> str:
+        """The path an OSError is about, as the patch named it (never our temp names)."""
+        if not filename:
+            return ""
+        path = self.stand_ins.get(str(filename), Path(str(filename)))
+        for original, shown in self.display.items():
+            if path == original or path == self.target(original):
+                return shown
+        try:
+            return str(path.relative_to(self.cwd))
+        except ValueError:
+            return str(path)
 
     @staticmethod
     def target(path: Path) -> Path:
@@ -399,7 +421,7 @@ class _Commit:
         stale = self.temps.pop(target, None)
         if stale is not None:  # two paths of the patch lead to one file: the later one wins
             os.unlink(stale)
-        temp = _sibling(target, "tmp")
+        temp = self._sibling(target, "tmp")
         # 0o666 lets the umask decide for new files, as any editor would.
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                      0o666)
@@ -435,7 +457,7 @@ class _Commit:
             return  # already swapped in under another path that leads to the same file
         backup = None
         if os.path.lexists(target):
-            backup = _sibling(target, "bak")
+            backup = self._sibling(target, "bak")
             try:
                 os.link(target, backup)
             except OSError:
@@ -453,7 +475,7 @@ class _Commit:
         self.undo.append((target, backup))
 
     def _remove(self, path: Path) -> None:
-        parked = _sibling(path, "del")
+        parked = self._sibling(path, "del")
         os.rename(path, parked)
         self.deleted.append((path, parked))
 
@@ -475,8 +497,3 @@ class _Commit:
         for d in reversed(self.created_dirs):
             with contextlib.suppress(OSError):
                 os.rmdir(d)
-
-
-def _sibling(path: Path, purpose: str) -> Path:
-    """A fresh hidden name next to `path` (same directory, so renames stay atomic)."""
-    return path.with_name(f".{path.name[:80]}.{os.urandom(4).hex()}.codex-{purpose}")

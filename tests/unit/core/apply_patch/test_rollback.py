@@ -74,6 +74,8 @@ def test_every_single_failure_point_leaves_the_tree_untouched(tmp_path_factory, 
                 refused += 1
                 assert exc.code == "apply_failed", fail_at
                 assert "No space left on device" in str(exc)
+                assert "codex-" not in str(exc)  # our temp names are no one's business
+                assert str(tmp_path_factory.getbasetemp()) not in str(exc)
                 assert snapshot(root) == before, f"changed when call {fail_at}/{total} failed"
             else:
                 # Only a failed hard link is survivable (the backup is copied instead).

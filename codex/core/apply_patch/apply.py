@@ -347,16 +347,15 @@ class _Commit:
         self.stand_ins: dict[str, Path] = {}  # temp/backup file name -> the path it stands for
         self.created_dirs: list[Path] = []
         self.temps: dict[Path, Path] = {}  # destination -> staged temporary file
-        self.undo: list[tuple[Path, Path | None]] = []  # (path now in place, its backup)
-        self.deleted: list[tuple[Path, Path]] = []  # (deleted path, where it was parked)
+        # Every change made to a real path, in order: (path, where its old file now is, or
+        # None if there was none). Undone newest first.
+        self.journal: list[tuple[Path, Path | None]] = []
 
     def run(self) -> None:
-        step = "stage"
         try:
             for path, final in self.finals.items():
                 if final.content is not None:
                     self._stage(path, final)
-            step = "write"
             for path, final in self.finals.items():
                 if final.content is None:
                     self._remove(path)
@@ -367,16 +366,13 @@ class _Commit:
             where = self._describe(exc.filename)
             detail = f"{where}: {exc.strerror}" if where and exc.strerror else str(exc)
             raise PatchError(
-                f"Failed to {step} the patched files ({detail}); nothing was changed",
+                f"Failed to write the patched files ({detail}); nothing was changed",
                 code=APPLY_FAILED,
             ) from exc
-        for _, backup in self.undo:
-            if backup is not None:
+        for _, old in self.journal:
+            if old is not None:
                 with contextlib.suppress(OSError):
-                    os.unlink(backup)
-        for _, parked in self.deleted:
-            with contextlib.suppress(OSError):
-                os.unlink(parked)
+                    os.unlink(old)
 
     def _sibling(self, path: Path, purpose: str) -> Path:
         """A fresh hidden name next to `path` (same directory, so renames stay atomic)."""
@@ -472,25 +468,22 @@ class _Commit:
                     os.unlink(backup)
             raise
         del self.temps[target]
-        self.undo.append((target, backup))
+        self.journal.append((target, backup))
 
     def _remove(self, path: Path) -> None:
         parked = self._sibling(path, "del")
         os.rename(path, parked)
-        self.deleted.append((path, parked))
+        self.journal.append((path, parked))
 
     def _rollback(self) -> None:
         # Best effort, newest first; each step is independent so one failure does not stop
         # the others.
-        for path, parked in reversed(self.deleted):
+        for path, old in reversed(self.journal):
             with contextlib.suppress(OSError):
-                os.replace(parked, path)
-        for path, backup in reversed(self.undo):
-            with contextlib.suppress(OSError):
-                if backup is None:
+                if old is None:
                     os.unlink(path)
                 else:
-                    os.replace(backup, path)
+                    os.replace(old, path)
         for temp in self.temps.values():
             with contextlib.suppress(OSError):
                 os.unlink(temp)

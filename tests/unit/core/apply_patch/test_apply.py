@@ -492,7 +492,7 @@ def test_read_only_file_is_refused(tree):
     root = tree({"f": "1\n"})
     (root / "f").chmod(0o444)
     assert refused(patch("*** Update File: f", "-1", "+2"), root) == (
-        "Failed to stage the patched files (f: Permission denied); nothing was changed"
+        "Failed to write the patched files (f: Permission denied); nothing was changed"
     )
 
 

@@ -180,3 +180,65 @@ def test_a_binary_killed_by_a_signal_takes_the_shim_with_it(installed) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _preload(tmp_path: Path, env: dict[str, str], source: str) -> dict[str, str]:
+    script = tmp_path / "preload.js"
+    script.write_text(source)
+    return {**env, "NODE_OPTIONS": f"--require {script}"}
+
+
+def test_execve_is_used_when_node_has_it(installed, tmp_path: Path) -> None:
+    # Node 20 has no process.execve; give it one that records its call, then runs the target
+    # the way a real execve would (same argv, same environment) and exits with its status.
+    shim, prefix, env = installed
+    record = tmp_path / "execve.json"
+    env = _preload(tmp_path, env, f"""
+        process.execve = (file, args, environ) => {{
+          require("fs").writeFileSync({json.dumps(str(record))},
+            JSON.stringify({{file, args, npm: environ.CODEX_MANAGED_BY_NPM}}));
+          const r = require("child_process").spawnSync(file, args.slice(1),
+            {{stdio: "inherit", env: environ}});
+          process.exit(r.status);
+        }};
+    """)
+    r = subprocess.run([str(shim), "--version"], capture_output=True, text=True, env=env,
+                       timeout=TIMEOUT)
+    assert (r.returncode, r.stdout.strip()) == (0, VERSION_LINE), r.stderr
+    call = json.loads(record.read_text())
+    binary = str(platform_dir(prefix) / "vendor" / HOST.triple / "bin" / "codex")
+    assert call == {"file": binary, "args": [binary, "--version"], "npm": "1"}
+
+
+def test_unsupported_platform_is_named(installed, tmp_path: Path) -> None:
+    shim, _, env = installed
+    env = _preload(tmp_path, env, 'Object.defineProperty(process, "platform", {value: "aix"});')
+    r = subprocess.run([str(shim), "--version"], capture_output=True, text=True, env=env,
+                       timeout=TIMEOUT)
+    assert r.returncode == 1
+    assert f"no native build of {NAME} for aix-" in r.stderr and HOST.npm_suffix in r.stderr
+
+
+def test_unreachable_registry_prints_the_fix(installed) -> None:
+    shim, prefix, env = installed
+    shutil.rmtree(platform_dir(prefix))
+    env = {**env, "npm_config_registry": "http://127.0.0.1:9/"}
+    r = subprocess.run([str(shim), "--version"], capture_output=True, text=True, env=env,
+                       timeout=TIMEOUT)
+    assert r.returncode == 1
+    assert f"missing optional dependency {ALIAS}" in r.stderr
+    assert f"npm install -g {NAME}@" in r.stderr and "--include=optional" in r.stderr
+
+
+def test_a_scoped_registry_setting_wins(installed, registry, tmp_path: Path) -> None:
+    if not NAME.startswith("@"):
+        pytest.skip(f"{NAME} (codex/release_settings.py) is not a scoped package name")
+    shim, prefix, env = installed
+    shutil.rmtree(platform_dir(prefix))
+    npmrc = tmp_path / "scoped.npmrc"
+    scope = NAME.split("/")[0]
+    npmrc.write_text(f"registry=http://127.0.0.1:9/\n{scope}:registry={registry.url}\n")
+    r = subprocess.run([str(shim), "--version"], capture_output=True, text=True,
+                       env={**env, "npm_config_userconfig": str(npmrc)}, timeout=TIMEOUT)
+    assert (r.returncode, r.stdout.strip()) == (0, VERSION_LINE), r.stderr
+    assert registry.url in r.stderr

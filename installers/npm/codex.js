@@ -8,12 +8,11 @@
 // published, and unpack it where npm would have put it.
 "use strict";
 
+// Only what every run needs is loaded up front; the fetch path loads the rest when it runs.
 const childProcess = require("child_process");
-const crypto = require("crypto");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const zlib = require("zlib");
 
 const PACKAGE_DIR = path.join(__dirname, "..");
 const MANIFEST = require(path.join(PACKAGE_DIR, "package.json"));
@@ -126,7 +125,7 @@ function download(url, redirects = 5) {
 function checkIntegrity(data, integrity, url) {
   const [algo, expected] = integrity.split(/-(.*)/s);
   if (!["sha512", "sha256"].includes(algo)) throw new Error(`unsupported integrity ${integrity}`);
-  const actual = crypto.createHash(algo).update(data).digest("base64");
+  const actual = require("crypto").createHash(algo).update(data).digest("base64");
   if (actual !== expected) {
     throw new Error(
       `refusing ${url}: its ${algo} is ${algo}-${actual}, but this release recorded ${integrity} ` +
@@ -196,7 +195,7 @@ async function restore(alias, triple, info) {
   process.stderr.write(`codex: ${alias} is not installed; fetching ${url}\n`);
   const data = await download(url);
   checkIntegrity(data, info.integrity, url);
-  const files = untar(zlib.gunzipSync(data));
+  const files = untar(require("zlib").gunzipSync(data));
   try {
     return unpackInto(aliasDir(alias), files, triple);
   } catch (e) {

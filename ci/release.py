@@ -254,8 +254,10 @@ def publish_npm(dist: Path, env: dict[str, str] | None = None) -> None:
         if _published(name, version, env):
             log(f"publish-npm: {name}@{version} already published")
             continue
-        r = subprocess.run(["npm", "publish", str(tarball), "--tag", tag, "--access", "public"],
-                           capture_output=True, text=True, env=env)
+        cmd = ["npm", "publish", str(tarball), "--tag", tag, "--access", "public"]
+        if env.get("GITHUB_ACTIONS") and env.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
+            cmd.append("--provenance")  # links each version to the workflow run that built it
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if r.returncode != 0:
             if "previously published" in r.stderr or "EPUBLISHCONFLICT" in r.stderr:
                 log(f"publish-npm: {name}@{version} already published (raced)")
@@ -290,8 +292,10 @@ def update_cask(dist: Path, tap_dir: Path | None, push: bool, allow_missing: boo
 def dry_run(dist: Path, prebuilt: Path | None) -> None:
     plan(None, github_output=False)
     tgt = host_target()
+    # Leftovers of other targets would end up in SHA256SUMS, the npm packages and the cask.
     for old in release_assets(dist):
-        old.unlink()
+        if old.name not in (tgt.archive_name, tgt.zst_name):
+            old.unlink()
     build(tgt, dist, prebuilt, allow_standin=True)
     smoke(tgt, dist)
     package(dist, allow_missing=True)

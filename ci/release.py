@@ -242,6 +242,22 @@ def _published(name: str, version: str, env: dict[str, str]) -> bool:
     return r.returncode == 0 and r.stdout.strip() == version
 
 
+def refuse_standins(dist: Path) -> None:
+    """Stop if any platform tarball carries the dry run's stand-in instead of a real build."""
+    import tarfile
+
+    from ci.standin import is_standin
+
+    manifest = json.loads((dist / "npm" / "manifest.json").read_text())
+    for p in manifest["platforms"]:
+        exe = "codex.exe" if target(p["triple"]).windows else "codex"
+        with tarfile.open(dist / "npm" / p["tarball"], "r:gz") as tar:
+            f = tar.extractfile(f"package/vendor/{p['triple']}/bin/{exe}")
+            if f is None or is_standin(f.read(256)):
+                raise SystemExit(f"refusing to publish {p['tarball']}: it carries a stand-in, "
+                                 "not a frozen build of " + p["triple"])
+
+
 def publish_npm(dist: Path, env: dict[str, str] | None = None) -> None:
     """Platform versions first, root last; a version already there counts as published."""
     env = dict(os.environ if env is None else env)
@@ -382,10 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ)
         if args.registry:
             env["npm_config_registry"] = args.registry
-        manifest = json.loads((dist / "npm" / "manifest.json").read_text())
-        for p in manifest["platforms"]:
-            if _archive_is_standin(dist / target(p["triple"]).archive_name, target(p["triple"])):
-                raise SystemExit(f"refusing to publish a stand-in build of {p['triple']}")
+        refuse_standins(dist)
         publish_npm(dist, env)
     elif args.step == "update-cask":
         update_cask(dist, args.tap_dir, args.push, args.allow_missing)

@@ -15,7 +15,8 @@ const os = require("os");
 const path = require("path");
 
 const PACKAGE_DIR = path.join(__dirname, "..");
-const MANIFEST = require(path.join(PACKAGE_DIR, "package.json"));
+// Read when the shim runs (not when a test loads this file as a module).
+let MANIFEST = null;
 const DEFAULT_REGISTRY = "https://registry.npmjs.org/";
 const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"];
 
@@ -101,7 +102,7 @@ function tarballUrl(registry, name, version) {
 function download(url, redirects = 5) {
   return new Promise((resolve, reject) => {
     const lib = url.startsWith("https:") ? require("https") : require("http");
-    const req = lib.get(url, { headers: { "user-agent": `codex-npm-shim/${MANIFEST.version}` } }, (res) => {
+    const req = lib.get(url, { headers: { "user-agent": "codex-npm-shim" } }, (res) => {
       if ([301, 302, 303, 307, 308].includes(res.statusCode) && res.headers.location && redirects > 0) {
         res.resume();
         resolve(download(new URL(res.headers.location, url).toString(), redirects - 1));
@@ -176,17 +177,22 @@ function untar(buf) {
 function unpackInto(dest, files, triple) {
   const staging = `${dest}.partial-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });
-  for (const f of files) {
-    const file = path.join(staging, ...f.parts);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, f.body, { mode: f.mode & 0o777 || 0o644 });
+  try {
+    for (const f of files) {
+      const file = path.join(staging, ...f.parts);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, f.body, { mode: f.mode & 0o777 || 0o644 });
+    }
+    const bin = binaryPath(staging, triple);
+    if (!fs.existsSync(bin)) throw new Error(`the fetched package has no ${path.relative(staging, bin)}`);
+    fs.chmodSync(bin, 0o755);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.rmSync(dest, { recursive: true, force: true });
+    fs.renameSync(staging, dest); // the package appears whole or not at all
+  } catch (e) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw e;
   }
-  const bin = binaryPath(staging, triple);
-  if (!fs.existsSync(bin)) throw new Error(`the fetched package has no ${path.relative(staging, bin)}`);
-  fs.chmodSync(bin, 0o755);
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
-  fs.rmSync(dest, { recursive: true, force: true });
-  fs.renameSync(staging, dest); // the package appears whole or not at all
   return binaryPath(dest, triple);
 }
 
@@ -265,4 +271,10 @@ function run(bin) {
   });
 }
 
-locateBinary().then(run, (e) => fail(e.stack || String(e)));
+if (require.main === module) {
+  MANIFEST = require(path.join(PACKAGE_DIR, "package.json"));
+  locateBinary().then(run, (e) => fail(e.stack || String(e)));
+} else {
+  // For installers/npm/test/: the pieces that decide what gets unpacked and run.
+  module.exports = { TRIPLES, checkIntegrity, platformKey, tarballUrl, untar, unpackInto };
+}

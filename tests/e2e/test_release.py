@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,34 @@ def test_package_wants_every_required_target(tmp_path: Path) -> None:
     dist.mkdir()
     r = release("--dist", str(dist), "package")
     assert r.returncode != 0 and "missing codex-" in r.stderr
+
+
+def test_macos_sign_is_skipped_without_secrets(tmp_path: Path) -> None:
+    env_free = {k: v for k, v in os.environ.items() if not k.startswith("APPLE_")}
+    r = subprocess.run([sys.executable, str(ROOT / "ci" / "release.py"), "--dist",
+                        str(tmp_path), "macos-sign", "--target", "aarch64-apple-darwin"],
+                       capture_output=True, text=True, env=env_free, timeout=120)
+    assert r.returncode == 0 and "macos-sign: SKIPPED (secrets not set: APPLE_" in r.stdout
+
+
+def test_update_cask_commits_to_a_tap_checkout_once(tmp_path: Path) -> None:
+    from ci import standin
+    from installers.targets import TARGETS, write_sums
+
+    dist = tmp_path / "dist"
+    for t in TARGETS:
+        if t.required:
+            standin.write_archives(dist, t, standin.standin_program() + t.triple.encode())
+    write_sums(dist)
+    tap = tmp_path / "tap"
+    git = ["git", "-C", str(tap), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run(["git", "init", "-q", str(tap)], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "init"], check=True)
+    first = release("--dist", str(dist), "update-cask", "--tap-dir", str(tap))
+    assert first.returncode == 0, first.stderr
+    cask = (tap / "Casks" / "codex.rb").read_text()
+    assert cask == (dist / "homebrew" / "codex.rb").read_text() and "MISSING" not in cask
+    log = subprocess.run([*git, "log", "--format=%s"], capture_output=True, text=True).stdout
+    assert log.splitlines()[0] == f"codex {__version__}"
+    again = release("--dist", str(dist), "update-cask", "--tap-dir", str(tap))
+    assert again.returncode == 0 and "the tap already has this cask" in again.stdout

@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -96,17 +96,27 @@ def _config(root: Path) -> str:
     )
 
 
-def _wait_up(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"Verdaccio exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url + "-/ping", timeout=5):
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)  # polling a server we just started, bounded by the deadline
-    raise RuntimeError(f"Verdaccio did not answer within {START_TIMEOUT}s:\n{log.read_text()}")
+def _watch(proc: subprocess.Popen, log: Path, ready: threading.Event) -> None:
+    """Copy Verdaccio's output to `log`; set `ready` once it says it is listening."""
+    with log.open("wb") as out:
+        for line in proc.stdout:
+            out.write(line)
+            out.flush()
+            if b"http address" in line:
+                ready.set()
+    ready.set()  # it exited: let the waiter see that
+
+
+def _wait_up(url: str, proc: subprocess.Popen, log: Path, ready: threading.Event) -> None:
+    if not ready.wait(START_TIMEOUT):
+        raise RuntimeError(f"Verdaccio did not start within {START_TIMEOUT}s:\n{log.read_text()}")
+    try:
+        with urllib.request.urlopen(url + "-/ping", timeout=30):
+            return
+    except (urllib.error.URLError, OSError) as e:
+        code = proc.poll()
+        raise RuntimeError(f"Verdaccio (exit {code}) does not answer on {url}: {e}\n"
+                           f"{log.read_text()}") from e
 
 
 def _add_user(url: str) -> str:
@@ -126,13 +136,15 @@ def running(root: Path) -> Iterator[Registry]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     log = root / "verdaccio.log"
-    with log.open("wb") as logf:
-        proc = subprocess.Popen([str(exe), "--config", str(root / "config.yaml"),
-                                 "--listen", f"127.0.0.1:{port}"],
-                                stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+    proc = subprocess.Popen([str(exe), "--config", str(root / "config.yaml"),
+                             "--listen", f"127.0.0.1:{port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    ready = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(proc, log, ready), daemon=True)
+    watcher.start()
     try:
-        _wait_up(url, proc, log)
+        _wait_up(url, proc, log, ready)
         token = _add_user(url)
         npmrc = root / "npmrc"
         hostpath = url.split(":", 1)[1]  # //127.0.0.1:PORT/
@@ -147,6 +159,7 @@ def running(root: Path) -> Iterator[Registry]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        watcher.join(timeout=15)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -177,3 +177,24 @@ def test_frozen_install_reports_standalone_and_updates_itself(served, tmp_path: 
     r = subprocess.run([codex, "update"], capture_output=True, text=True, env=env, timeout=300)
     assert (r.returncode, r.stdout.strip()) == (0, f"codex is up to date ({VERSION_LINE})")
     assert sorted(p.name for p in install_dir.iterdir()) == ["codex"]
+
+
+@pytest.mark.skipif(shutil.which("busybox") is None,
+                    reason="busybox is not installed (apt-get install busybox-static)")
+def test_installs_with_only_busybox_tools(served, tmp_path: Path) -> None:
+    # Alpine's userland: busybox sh, wget, sha256sum, tar, awk ... and nothing else.
+    base, root = served
+    bindir = tmp_path / "busybox-bin"
+    bindir.mkdir()
+    busybox = shutil.which("busybox")
+    for tool in (*BASE_TOOLS, "wget"):
+        (bindir / tool).symlink_to(busybox)
+    install_dir = tmp_path / "home" / "bin"
+    env = {"PATH": str(bindir), "HOME": str(tmp_path / "home"),
+           "CODEX_RELEASE_BASE_URL": base, "CODEX_INSTALL_DIR": str(install_dir)}
+    r = subprocess.run([str(bindir / "sh"), str(root / "install.sh")], capture_output=True,
+                       text=True, env=env, stdin=subprocess.DEVNULL, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = subprocess.run([str(install_dir / "codex"), "--version"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.strip() == VERSION_LINE

@@ -263,8 +263,10 @@ function run(bin) {
       // Die the same way so a calling shell sees what happened to the binary.
       for (const s of FORWARDED_SIGNALS) process.removeAllListeners(s);
       process.kill(process.pid, signal);
-      // Only reached if the signal does not end us (ignored by our parent, say).
-      setTimeout(() => process.exit(128 + (os.constants.signals[signal] || 0)), 500).unref();
+      // Only reached if the signal does not end us (a background job of a non-interactive
+      // shell starts with SIGINT ignored): then say it with the shell's 128+N convention.
+      // Not unref'd: it must keep the event loop alive until it fires.
+      setTimeout(() => process.exit(128 + (os.constants.signals[signal] || 0)), 500);
       return;
     }
     process.exit(code === null ? 1 : code);

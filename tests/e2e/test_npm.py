@@ -242,3 +242,17 @@ def test_a_scoped_registry_setting_wins(installed, registry, tmp_path: Path) -> 
                        env={**env, "npm_config_userconfig": str(npmrc)}, timeout=TIMEOUT)
     assert (r.returncode, r.stdout.strip()) == (0, VERSION_LINE), r.stderr
     assert registry.url in r.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the child via /proc")
+def test_death_by_a_signal_is_passed_on(installed) -> None:
+    shim, _, env = installed
+    proc, _, _ = _start_exec_server(shim, env)
+    try:
+        (child,) = _children(proc.pid)
+        os.kill(child, signal.SIGUSR1)  # the binary does not handle it: it dies of it
+        assert proc.wait(timeout=TIMEOUT) == -signal.SIGUSR1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

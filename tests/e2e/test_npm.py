@@ -250,8 +250,8 @@ def test_death_by_a_signal_is_passed_on(installed) -> None:
     proc, _, _ = _start_exec_server(shim, env)
     try:
         (child,) = _children(proc.pid)
-        os.kill(child, signal.SIGUSR1)  # the binary does not handle it: it dies of it
-        assert proc.wait(timeout=TIMEOUT) == -signal.SIGUSR1
+        os.kill(child, signal.SIGUSR2)  # the binary does not handle it: it dies of it
+        assert proc.wait(timeout=TIMEOUT) == -signal.SIGUSR2
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -71,7 +71,10 @@ def wrap_argv(policy: Mapping[str, Any] | SandboxPolicy, argv: Sequence[str],
     )
 
 
-_FS_DENIALS = ("permission denied", "operation not permitted", "read-only file system")
+# Landlock answers EACCES (or EXDEV for a link/rename that would widen access); the read-only
+# `.git` mounts answer EROFS.
+_FS_DENIALS = ("permission denied", "operation not permitted", "read-only file system",
+               "invalid cross-device link")
 _NET_DENIALS = ("network is unreachable", "could not resolve host", "name or service not known",
                 "temporary failure in name resolution", "failed to resolve",
                 "connection refused", "no address associated with hostname")

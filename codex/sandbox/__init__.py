@@ -11,7 +11,6 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from codex.sandbox.errors import EXIT_SANDBOX_FAILED, InvalidSandboxPolicy, SandboxUnavailable
 from codex.sandbox.policy import DANGER_FULL_ACCESS, SandboxPolicy
@@ -26,22 +25,43 @@ __all__ = [
     "wrap_argv",
 ]
 
-# Runs this checkout's codex without `-m`: `-I` keeps the helper from importing a `codex/`
-# package the command may have written into its cwd (that code would run unsandboxed).
-_BOOT = "import sys; sys.path.insert(0, {path!r}); from codex.cli import main; sys.exit(main())"
+# From a checkout: `-I` (and no `-m`) keeps these from importing a `codex/` package the command
+# may have written into its cwd, or anything on PYTHONPATH; that code would run before the
+# sandbox is in place. The helper's boot skips codex.cli (argparse) to start faster.
+_CLI_BOOT = ("import sys; sys.path.insert(0, {path!r}); from codex.cli import main; "
+             "sys.exit(main())")
+_HELPER_BOOT = ("import sys; sys.path.insert(0, {path!r}); from codex.sandbox._helper import "
+                "main; sys.exit(main(sys.argv[1:]))")
+
+
+def _frozen() -> bool:
+    return bool(getattr(sys, "frozen", False)) or "__compiled__" in globals()
+
+
+def _frozen_executable() -> str:
+    if getattr(sys, "frozen", False):
+        return sys.executable
+    return os.path.abspath(sys.argv[0])  # Nuitka: argv[0] is the distributed file
+
+
+def _package_parent() -> str:
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def self_command() -> list[str]:
     """The argv prefix that runs this very codex (the packaged binary when frozen)."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable]
-    if "__compiled__" in globals():  # Nuitka: argv[0] is the distributed file
-        return [os.path.abspath(sys.argv[0])]
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return [sys.executable, "-I", "-c", _BOOT.format(path=pkg_parent)]
+    if _frozen():
+        return [_frozen_executable()]
+    return [sys.executable, "-I", "-c", _CLI_BOOT.format(path=_package_parent())]
 
 
-def wrap_argv(policy: Mapping[str, Any] | SandboxPolicy, argv: Sequence[str],
+def _helper_prefix() -> list[str]:
+    if _frozen():
+        return [_frozen_executable(), "sandbox"]
+    return [sys.executable, "-I", "-c", _HELPER_BOOT.format(path=_package_parent())]
+
+
+def wrap_argv(policy: Mapping[str, object] | SandboxPolicy, argv: Sequence[str],
               cwd: str) -> list[str]:
     """The argv that runs `argv` in `cwd` under `policy` (a `to_wire()` dict or a policy).
 
@@ -60,7 +80,7 @@ def wrap_argv(policy: Mapping[str, Any] | SandboxPolicy, argv: Sequence[str],
 
         linux.check_available(p)
         spec = json.dumps({**p.to_wire(), "cwd": cwd}, separators=(",", ":"))
-        return [*self_command(), "sandbox", "--policy-json", spec, "--", *argv]
+        return [*_helper_prefix(), "--policy-json", spec, "--", *argv]
     if sys.platform == "darwin":
         from codex.sandbox import macos
 
@@ -81,7 +101,7 @@ _NET_DENIALS = ("network is unreachable", "could not resolve host", "name or ser
 
 
 def is_sandbox_denial(exit_code: int | None, output: str, *,
-                      policy: Mapping[str, Any] | SandboxPolicy | None = None) -> bool:
+                      policy: Mapping[str, object] | SandboxPolicy | None = None) -> bool:
     """Whether a failed command looks stopped by the sandbox (a heuristic for the model).
 
     True for a non-zero exit whose output carries the errors Landlock, the read-only mounts

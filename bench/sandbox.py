@@ -43,7 +43,7 @@ def main() -> int:
         cases = {
             "plain `true`": true,
             "bare interpreter (`python -I -c pass`)": [sys.executable, "-I", "-c", "pass"],
-            "helper, no sandbox (danger-full-access)":
+            "`codex sandbox -s danger-full-access` (CLI)":
                 [*self_command(), "sandbox", "-s", "danger-full-access", "--", *true],
             "read-only": wrap_argv({"type": "read-only"}, true, ws),
             "workspace-write (+ .git carve-out)": wrap_argv({"type": "workspace-write"}, true, ws),

@@ -27,7 +27,9 @@ __all__ = [
 
 # From a checkout: `-I` (and no `-m`) keeps these from importing a `codex/` package the command
 # may have written into its cwd, or anything on PYTHONPATH; that code would run before the
-# sandbox is in place. The helper's boot skips codex.cli (argparse) to start faster.
+# sandbox is in place. The helper needs only the standard library and this package, so it also
+# skips site-packages (`-S`: .pth processing of an editable install alone costs ~20 ms) and
+# codex.cli (argparse): every sandboxed command pays for this start-up.
 _CLI_BOOT = ("import sys; sys.path.insert(0, {path!r}); from codex.cli import main; "
              "sys.exit(main())")
 _HELPER_BOOT = ("import sys; sys.path.insert(0, {path!r}); from codex.sandbox._helper import "
@@ -58,7 +60,7 @@ def self_command() -> list[str]:
 def _helper_prefix() -> list[str]:
     if _frozen():
         return [_frozen_executable(), "sandbox"]
-    return [sys.executable, "-I", "-c", _HELPER_BOOT.format(path=_package_parent())]
+    return [sys.executable, "-I", "-S", "-c", _HELPER_BOOT.format(path=_package_parent())]
 
 
 def wrap_argv(policy: Mapping[str, object] | SandboxPolicy, argv: Sequence[str],

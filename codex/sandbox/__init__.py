@@ -41,9 +41,16 @@ def _frozen() -> bool:
 
 
 def _frozen_executable() -> str:
-    if getattr(sys, "frozen", False):
-        return sys.executable
-    return os.path.abspath(sys.argv[0])  # Nuitka: argv[0] is the distributed file
+    # The program really running, whatever the freezer says sys.executable is (and past any
+    # launcher that unpacked it): re-executing it skips the launcher's work.
+    if sys.platform.startswith("linux"):
+        try:
+            exe = os.readlink("/proc/self/exe")
+        except OSError:
+            exe = ""
+        if exe and os.path.isfile(exe):
+            return exe
+    return sys.executable
 
 
 def _package_parent() -> str:

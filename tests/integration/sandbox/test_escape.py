@@ -321,3 +321,35 @@ def test_kernel_without_landlock_refuses_to_run(arena: Arena, mode: str) -> None
     ok = arena.sh("touch ran.txt", mode="danger-full-access",
                   env={"CODEX_SANDBOX_SIMULATE_NO_LANDLOCK": "1"})
     assert ok.returncode == 0 and (arena.ws / "ran.txt").exists()
+
+
+def test_extra_writable_roots_from_flag_and_config(arena: Arena) -> None:
+    extra = arena.base / "extra"
+    (extra / ".git").mkdir(parents=True)
+    conf_root = arena.base / "from-config"
+    conf_root.mkdir()
+    for p in (extra, extra / ".git", conf_root):
+        p.chmod(0o777)
+    bad = arena.sh(f"touch {extra}/f")
+    assert denied(bad) and not (extra / "f").exists()
+
+    ok = arena.run("touch", f"{extra}/f", flags=("--writable-root", str(extra)))
+    assert ok.returncode == 0, ok.stderr
+    bad = arena.run("touch", f"{extra}/.git/f", flags=("--writable-root", str(extra)))
+    assert denied(bad) and not (extra / ".git/f").exists()
+
+    home = Path(arena.env["CODEX_HOME"])
+    (home / "config.toml").write_text(
+        f"[sandbox_workspace_write]\nwritable_roots = [{str(conf_root)!r}]\n")
+    (home / "config.toml").chmod(0o644)
+    ok = arena.run("touch", f"{conf_root}/g")
+    assert ok.returncode == 0, ok.stderr
+    bad = arena.run("touch", f"{extra}/h")
+    assert denied(bad)
+
+
+def test_command_sees_the_callers_environment_and_cwd(arena: Arena) -> None:
+    r = arena.sh('printf "%s|%s" "$CODEX_SANDBOX_PROBE" "$(pwd)"',
+                 env={"CODEX_SANDBOX_PROBE": "kept"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"kept|{arena.ws}"

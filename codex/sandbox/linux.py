@@ -24,6 +24,9 @@ The steps, in this order (each needs the previous one's privileges):
    every mount/umount to a restricted process. Limits: only `ROOT/.git` of each writable root
    (and the git dir a `.git` file points to) is protected, not repositories nested deeper or
    created later; hard links into `.git` made before the sandbox started are ordinary files.
+   workspace-write also gets an empty private tmpfs on /dev/shm (POSIX shared memory and
+   semaphores, e.g. Python's multiprocessing locks, need a writable one; the machine's own
+   stays out of reach).
 3. Root only: drop dangerous capabilities (modules, raw I/O, mknod, admin, ptrace, ...) from
    the bounding set, so the command, exec'd as root, does not get them back.
 4. `PR_SET_NO_NEW_PRIVS`: no set-uid/file-capability gains after exec (Landlock needs it too).
@@ -33,6 +36,13 @@ The steps, in this order (each needs the previous one's privileges):
    an outside file write access; TRUNCATE (ABI 3) closes truncate(2) on outside files;
    IOCTL_DEV (ABI 5) is granted only on the terminal devices; signal scoping (ABI 6) keeps the
    command from signalling processes outside the sandbox.
+
+Known limits: pathname AF_UNIX sockets stay reachable with the network off (Landlock cannot
+restrict connect(2) on them), so a local daemon that trusts its peers (docker.sock, systemd's
+private socket for root) is as reachable as it is outside; output may be written to other
+terminals the user owns (/dev/pts is granted so commands can open PTYs; injecting input needs
+CAP_SYS_ADMIN, which the command never has). A sandbox inside a sandbox is refused: the outer
+Landlock domain forbids writing the inner user namespace's uid map and any mount.
 
 We require Landlock ABI >= 3: below it truncate(2) of any file the user owns is not restricted,
 which would make "read-only" untrue. Nothing here ever falls back to running unsandboxed: a
@@ -229,12 +239,14 @@ def apply_to_self(policy: SandboxPolicy, cwd: str,
     flags = 0
     if not policy.full_network:
         flags |= _CLONE_NEWNET
-    if protected:
+    if policy.mode == WORKSPACE_WRITE:
         flags |= _CLONE_NEWNS
     if flags:
         _enter_namespaces(libc, flags, is_root)
         if protected:
             _protect(libc, protected)
+        if flags & _CLONE_NEWNS and _private_shm(libc):
+            roots = [*roots, _SHM]
         if flags & _CLONE_NEWNET:
             _loopback_up()
     if is_root:
@@ -245,10 +257,10 @@ def apply_to_self(policy: SandboxPolicy, cwd: str,
 
 
 def _enter_namespaces(libc: ctypes.CDLL, flags: int, is_root: bool) -> None:
-    if is_root:
-        if libc.unshare(flags) != 0:
-            raise _fail("unshare (network/mount namespace)")
-    else:
+    # Root makes the namespaces directly (keeping its ordinary file permissions); a root that
+    # lacks CAP_SYS_ADMIN (e.g. already inside one of our sandboxes) falls back to a user
+    # namespace like everyone else.
+    if not (is_root and libc.unshare(flags) == 0):
         uid, gid = os.geteuid(), os.getegid()
         if libc.unshare(flags | _CLONE_NEWUSER) != 0:
             err = ctypes.get_errno()
@@ -264,11 +276,25 @@ def _enter_namespaces(libc: ctypes.CDLL, flags: int, is_root: bool) -> None:
             _write("/proc/self/gid_map", f"{gid} {gid} 1\n")
         except OSError as e:
             raise SandboxUnavailable(
-                f"sandbox unavailable: cannot set up the user namespace ({e.strerror})"
+                f"sandbox unavailable: cannot set up the user namespace ({e.strerror}; "
+                "is this already inside a codex sandbox?); the command was not run"
             ) from None
     # Without this our read-only binds could propagate back to the host's mounts.
     if flags & _CLONE_NEWNS and libc.mount(None, b"/", None, _MS_REC | _MS_SLAVE, None) != 0:
         raise _fail("making the mount namespace private")
+
+
+_SHM = "/dev/shm"
+
+
+def _private_shm(libc: ctypes.CDLL) -> bool:
+    # POSIX shared memory and semaphores (Python's multiprocessing locks) live in /dev/shm,
+    # which the whole machine shares. Rather than open it, give the command an empty one of its
+    # own in its mount namespace. Without it those calls fail, which is safe.
+    if not os.path.isdir(_SHM):
+        return False
+    return libc.mount(b"tmpfs", _SHM.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
+                      b"mode=1777,size=64m") == 0
 
 
 def _write(path: str, text: str) -> None:

@@ -353,3 +353,15 @@ def test_command_sees_the_callers_environment_and_cwd(arena: Arena) -> None:
                  env={"CODEX_SANDBOX_PROBE": "kept"})
     assert r.returncode == 0, r.stderr
     assert r.stdout == f"kept|{arena.ws}"
+
+
+def test_dev_shm_is_private_and_usable(arena: Arena) -> None:
+    name = f"codex-sandbox-{uuid.uuid4().hex}"
+    script = ("import multiprocessing, sys; multiprocessing.Lock(); "
+              f"open('/dev/shm/{name}', 'w').write('x'); print('ok')")
+    ok = arena.run(arena.python, "-c", script)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == "ok\n"
+    assert not Path("/dev/shm", name).exists()  # the machine's /dev/shm was never touched
+    bad = arena.run(arena.python, "-c", script, mode="read-only")
+    assert bad.returncode != 0 and not Path("/dev/shm", name).exists()

@@ -302,9 +302,9 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
-_ST_TO_MS = ((os.ST_NOSUID, _MS_NOSUID), (os.ST_NODEV, _MS_NODEV), (os.ST_NOEXEC, _MS_NOEXEC),
-             (os.ST_NOATIME, _MS_NOATIME), (os.ST_NODIRATIME, _MS_NODIRATIME),
-             (os.ST_RELATIME, _MS_RELATIME))
+# statvfs f_flag bits (Linux values, spelled out so this module imports on any platform).
+_ST_TO_MS = ((2, _MS_NOSUID), (4, _MS_NODEV), (8, _MS_NOEXEC), (1024, _MS_NOATIME),
+             (2048, _MS_NODIRATIME), (4096, _MS_RELATIME))
 
 
 def _protect(libc: ctypes.CDLL, paths: list[str]) -> None:

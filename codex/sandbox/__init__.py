@@ -88,7 +88,7 @@ def wrap_argv(policy: Mapping[str, object] | SandboxPolicy, argv: Sequence[str],
         from codex.sandbox import linux
 
         linux.check_available(p)
-        spec = json.dumps({**p.to_wire(), "cwd": cwd}, separators=(",", ":"))
+        spec = json.dumps({**p.to_wire(), "cwd": os.path.abspath(cwd)}, separators=(",", ":"))
         return [*_helper_prefix(), "--policy-json", spec, "--", *argv]
     if sys.platform == "darwin":
         from codex.sandbox import macos

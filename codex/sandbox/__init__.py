@@ -71,7 +71,7 @@ def _helper_prefix() -> list[str]:
 
 
 def wrap_argv(policy: Mapping[str, object] | SandboxPolicy, argv: Sequence[str],
-              cwd: str) -> list[str]:
+              cwd: str | None) -> list[str]:
     """The argv that runs `argv` in `cwd` under `policy` (a `to_wire()` dict or a policy).
 
     danger-full-access returns `argv` unchanged. On Linux the result re-executes codex as
@@ -88,7 +88,8 @@ def wrap_argv(policy: Mapping[str, object] | SandboxPolicy, argv: Sequence[str],
         from codex.sandbox import linux
 
         linux.check_available(p)
-        spec = json.dumps({**p.to_wire(), "cwd": os.path.abspath(cwd)}, separators=(",", ":"))
+        cwd = os.path.abspath(cwd) if cwd else os.getcwd()
+        spec = json.dumps({**p.to_wire(), "cwd": cwd}, separators=(",", ":"))
         return [*_helper_prefix(), "--policy-json", spec, "--", *argv]
     if sys.platform == "darwin":
         from codex.sandbox import macos

@@ -193,6 +193,19 @@ class SandboxPolicy:
                 out.append(p)
         return _dedup(out)
 
+    def allows_write(self, path: str, cwd: str, env: Mapping[str, str] | None = None) -> bool:
+        """Whether the sandbox would let a command write `path` (for writes codex makes itself,
+        e.g. apply_patch, so they follow the same rule as the commands)."""
+        if self.mode == DANGER_FULL_ACCESS:
+            return True
+        roots = self.effective_writable_roots(cwd, env)
+        # realpath follows a symlink to where the write would land; a missing file is fine.
+        real = os.path.realpath(os.path.join(cwd, path))
+        if not any(_is_within(real, r) for r in roots):
+            return False
+        return not any(_is_within(real, os.path.realpath(p))
+                       for r in roots for p in protected_paths(r, roots))
+
     def describe(self, cwd: str, env: Mapping[str, str] | None = None) -> str:
         """One paragraph for the model's environment context."""
         if self.mode == DANGER_FULL_ACCESS:

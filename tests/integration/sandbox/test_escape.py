@@ -365,3 +365,52 @@ def test_dev_shm_is_private_and_usable(arena: Arena) -> None:
     assert not Path("/dev/shm", name).exists()  # the machine's /dev/shm was never touched
     bad = arena.run(arena.python, "-c", script, mode="read-only")
     assert bad.returncode != 0 and not Path("/dev/shm", name).exists()
+
+
+NO_USERNS = {"CODEX_SANDBOX_SIMULATE_NO_USERNS": "1"}
+
+
+def test_without_user_namespaces_seccomp_and_landlock_still_hold(arena: Arena) -> None:
+    # Where no namespace can be made (user namespaces disabled, or inside another sandbox) the
+    # network is cut by seccomp and .git is kept read-only by Landlock alone.
+    (arena.ws / "sub").mkdir()
+    (arena.ws / "sub").chmod(0o777)
+    (arena.ws / "top.txt").write_text("top\n")
+    (arena.ws / "top.txt").chmod(0o666)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        listener.settimeout(30)
+        port = listener.getsockname()[1]
+        bad = arena.run(*_connect_script(arena.python, port), env=NO_USERNS)
+        assert denied(bad) and "connected" not in bad.stdout
+        ok = arena.run(*_connect_script(arena.python, port), flags=("--allow-network",),
+                       env=NO_USERNS)
+        assert ok.returncode == 0 and ok.stdout == "connected\n", ok.stderr
+        listener.accept()[0].close()
+
+    for attack in ("echo '[evil]' >> .git/config", "echo x > .git/hooks/post-commit",
+                   "rm -f .git/HEAD", f"echo pwned > {arena.outside}/new.txt",
+                   f"echo pwned >> {arena.victim}"):
+        bad = arena.sh(attack, env=NO_USERNS)
+        assert denied(bad), attack
+    assert (arena.ws / ".git/config").read_text() == "[core]\n"
+    assert (arena.ws / ".git/HEAD").exists() and arena.victim_untouched()
+
+    ok = arena.sh("echo more >> top.txt && mkdir -p sub/deep && echo n > sub/deep/new.txt && "
+                  "mv sub/deep/new.txt sub/moved.txt", env=NO_USERNS)
+    assert ok.returncode == 0, ok.stderr
+    assert (arena.ws / "top.txt").read_text() == "top\nmore\n"
+    assert (arena.ws / "sub/moved.txt").read_text() == "n\n"
+    # The documented price: no new entries directly in a root that holds a .git.
+    assert denied(arena.sh("touch new-at-top.txt", env=NO_USERNS))
+
+
+def test_a_sandbox_inside_a_sandbox(arena: Arena) -> None:
+    if arena.prefix:
+        pytest.skip("the inner codex is this interpreter, which nobody cannot reach")
+    inner = shlex.join([*codex_cmd(), "sandbox", "-s", "read-only", "--", "sh", "-c",
+                        "echo inner; touch inner.txt"])
+    r = arena.sh(inner)
+    assert r.stdout == "inner\n" and denied(r), r.stderr
+    assert not (arena.ws / "inner.txt").exists()

@@ -53,3 +53,33 @@ def test_helper_argument_errors(extra: list[str], code: int, message: str) -> No
     prefix = wrap_argv({"type": "read-only"}, ["true"], "/")[:-4]
     r = subprocess.run([*prefix, *extra], capture_output=True, text=True, timeout=60)
     assert r.returncode == code and message in r.stderr
+
+
+def test_write_rules_carve_out(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "root"
+    (root / ".git" / "objects").mkdir(parents=True)
+    (root / "src" / "pkg").mkdir(parents=True)
+    (root / "README").write_text("r")
+    (root / "link").symlink_to("/etc")
+    rights = linux.handled_fs_rights(7)
+    r = str(root)
+    assert linux.write_rules(r, rights, []) == [(r, rights)]
+    assert linux.write_rules(r, rights, [str(tmp_path / "elsewhere")]) == [(r, rights)]
+    rules = dict(linux.write_rules(r, rights, [str(root / ".git")]))
+    assert rules == {str(root / "README"): rights & linux._FILE_ONLY,
+                     str(root / "src"): rights}
+    # A protected path deeper down: every directory on the way loses its own rule.
+    deep = dict(linux.write_rules(r, rights, [str(root / "src" / "pkg")]))
+    assert deep == {str(root / ".git"): rights, str(root / "README"): rights & linux._FILE_ONLY}
+    assert linux.write_rules(r, rights, [r]) == []
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_network_filter_program(arch: str) -> None:
+    prog = linux.network_filter(arch)
+    assert prog[0] == (0x20, 0, 0, 4)  # load the architecture first
+    assert prog[1][3] == linux._AUDIT_ARCH[arch]
+    assert prog[-1] == (0x06, 0, 0, 0x00050000 | 13)  # default for IP families: EACCES
+    # every jump lands inside the program
+    assert all(i + 1 + max(jt, jf) < len(prog) for i, (code, jt, jf, _k) in enumerate(prog)
+               if code in (0x15, 0x45))

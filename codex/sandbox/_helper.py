@@ -65,6 +65,7 @@ def exec_under(policy: SandboxPolicy, argv: list[str], cwd: str) -> int:
             )
     sys.stdout.flush()
     sys.stderr.flush()
+    _restore_signals()
     try:
         os.execvpe(argv[0], argv, _command_environ())
     except FileNotFoundError:
@@ -74,6 +75,17 @@ def exec_under(policy: SandboxPolicy, argv: list[str], cwd: str) -> int:
         sys.stderr.write(f"codex sandbox: {argv[0]}: {e.strerror}\n")
         return EXIT_NOT_EXECUTABLE
     return EXIT_SANDBOX_FAILED  # not reached: exec replaced us
+
+
+def _restore_signals() -> None:
+    # Python ignores SIGPIPE and SIGXFSZ at start-up, and ignored signals stay ignored across
+    # exec: without this, `yes | head -1` in the sandbox would print "Broken pipe" errors.
+    import _signal  # the C module; `signal` would pull in enum
+
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        sig = getattr(_signal, name, None)
+        if sig is not None:
+            _signal.signal(sig, _signal.SIG_DFL)
 
 
 def _command_environ() -> dict[str, str]:

@@ -414,3 +414,10 @@ def test_a_sandbox_inside_a_sandbox(arena: Arena) -> None:
     r = arena.sh(inner)
     assert r.stdout == "inner\n" and denied(r), r.stderr
     assert not (arena.ws / "inner.txt").exists()
+
+
+def test_command_starts_with_default_signal_dispositions(arena: Arena) -> None:
+    # The helper is Python, which ignores SIGPIPE; the command must not inherit that.
+    r = arena.sh("yes | head -n 1; grep SigIgn /proc/self/status")
+    assert r.returncode == 0 and r.stderr == ""
+    assert r.stdout == "y\nSigIgn:\t0000000000000000\n"

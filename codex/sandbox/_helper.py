@@ -89,6 +89,7 @@ def _restore_signals() -> None:
 
 
 def _command_environ() -> dict[str, str]:
+    env = _initial_environ()
     # A frozen codex may have added its own library paths to our environment; the command
     # must see the user's. The unified-exec helper owns that knowledge (codex.child_env).
     if getattr(sys, "frozen", False) or "__compiled__" in globals():
@@ -97,5 +98,22 @@ def _command_environ() -> dict[str, str]:
         except ImportError:
             pass
         else:
-            return user_environ()
-    return dict(os.environ)
+            return user_environ(env)
+    return env
+
+
+def _initial_environ() -> dict[str, str]:
+    # The environment we were started with, not os.environ: Python's start-up may add to that
+    # (LC_CTYPE=C.UTF-8 under the C locale, PEP 538), and the command must get exactly what
+    # its spawner gave. Linux keeps the exec-time copy in /proc/self/environ.
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return dict(os.environ)
+    env: dict[str, str] = {}
+    for item in raw.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep and key:
+            env[os.fsdecode(key)] = os.fsdecode(value)
+    return env

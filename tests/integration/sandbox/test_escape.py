@@ -421,3 +421,16 @@ def test_command_starts_with_default_signal_dispositions(arena: Arena) -> None:
     r = arena.sh("yes | head -n 1; grep SigIgn /proc/self/status")
     assert r.returncode == 0 and r.stderr == ""
     assert r.stdout == "y\nSigIgn:\t0000000000000000\n"
+
+
+def test_command_gets_the_environment_as_given_not_as_python_changed_it(arena: Arena) -> None:
+    # Under the C locale Python's start-up sets LC_CTYPE=C.UTF-8 in its own environment
+    # (PEP 538); the helper is Python, the command must not see that.
+    env = {"PATH": _SYSTEM_PATH, "CODEX_HOME": arena.env["CODEX_HOME"],
+           "TMPDIR": str(arena.tmpdir), "CODEX_SANDBOX_PROBE": "a b"}
+    r = subprocess.run([*arena.prefix, *codex_cmd(), "sandbox", "--", "env"], cwd=arena.ws,
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    seen = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+    assert "LC_CTYPE" not in seen and "LC_ALL" not in seen and "LANG" not in seen
+    assert seen["CODEX_SANDBOX_PROBE"] == "a b" and seen["PATH"] == _SYSTEM_PATH

@@ -147,8 +147,7 @@ _IFF_UP = 0x1
 # ptrace, time, boot, file capabilities, BPF, ...) is dropped from the bounding set.
 _KEEP_CAPS = frozenset({
     0,  # CHOWN
-    1,  # DAC_OVERRIDE
-    2,  # DAC_READ_SEARCH
+    1,  # DAC_OVERRIDE (not DAC_READ_SEARCH: it grants open_by_handle_at, a way around paths)
     3,  # FOWNER
     4,  # FSETID
     5,  # KILL

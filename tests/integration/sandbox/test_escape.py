@@ -434,3 +434,19 @@ def test_command_gets_the_environment_as_given_not_as_python_changed_it(arena: A
     seen = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
     assert "LC_CTYPE" not in seen and "LC_ALL" not in seen and "LANG" not in seen
     assert seen["CODEX_SANDBOX_PROBE"] == "a b" and seen["PATH"] == _SYSTEM_PATH
+
+
+@pytest.mark.parametrize("abi", ["3", "5"])
+def test_oldest_supported_abis_enforce_the_same(arena: Arena, abi: str) -> None:
+    # The rights each ABI can handle differ (no IOCTL_DEV before 5, no signal scoping before
+    # 6); the policy must hold with the smallest set we accept.
+    env = {"CODEX_SANDBOX_SIMULATE_LANDLOCK_ABI": abi}
+    for attack in (f"echo pwned >> {arena.victim}", f"truncate -s 0 {arena.victim}",
+                   f"ln {arena.victim} hl", f"mv {arena.victim} stolen",
+                   "echo x >> .git/config"):
+        assert denied(arena.sh(attack, env=env)), attack
+    assert arena.victim_untouched()
+    ok = arena.sh("echo a > new.txt && mkdir d && mv new.txt d/ && ln d/new.txt l && "
+                  "truncate -s 0 l && echo ok > /dev/null", env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert (arena.ws / "d/new.txt").read_text() == ""

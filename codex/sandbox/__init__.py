@@ -71,13 +71,16 @@ def _helper_prefix() -> list[str]:
 
 
 def wrap_argv(policy: Mapping[str, object] | SandboxPolicy, argv: Sequence[str],
-              cwd: str | None) -> list[str]:
+              cwd: str | None, *, arg0: str | None = None) -> list[str]:
     """The argv that runs `argv` in `cwd` under `policy` (a `to_wire()` dict or a policy).
 
     danger-full-access returns `argv` unchanged. On Linux the result re-executes codex as
     `codex sandbox --policy-json ... -- argv`, which restricts itself and then execs `argv`; on
     macOS it is `/usr/bin/sandbox-exec -p PROFILE ...`. Raises SandboxUnavailable when this
-    machine cannot enforce the policy (never returns an unsandboxed argv for it)."""
+    machine cannot enforce the policy (never returns an unsandboxed argv for it).
+
+    `arg0`, when given, is the argv[0] the command sees (e.g. `-bash` for a login shell); the
+    Linux helper carries it, macOS's sandbox-exec cannot (there it is dropped)."""
     p = SandboxPolicy.from_wire(policy)
     argv = [str(a) for a in argv]
     if not argv:
@@ -88,8 +91,10 @@ def wrap_argv(policy: Mapping[str, object] | SandboxPolicy, argv: Sequence[str],
         from codex.sandbox import linux
 
         linux.check_available(p)
-        cwd = os.path.abspath(cwd) if cwd else os.getcwd()
-        spec = json.dumps({**p.to_wire(), "cwd": cwd}, separators=(",", ":"))
+        extra: dict[str, str] = {"cwd": os.path.abspath(cwd) if cwd else os.getcwd()}
+        if arg0 is not None:
+            extra["arg0"] = arg0
+        spec = json.dumps({**p.to_wire(), **extra}, separators=(",", ":"))
         return [*_helper_prefix(), "--policy-json", spec, "--", *argv]
     if sys.platform == "darwin":
         from codex.sandbox import macos

@@ -27,15 +27,15 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(f"codex: error: bad sandbox helper arguments\n{USAGE}\n")
         return 2
     try:
-        policy, cwd = parse_spec(argv[1])
-        return exec_under(policy, argv[3:], cwd)
+        policy, cwd, arg0 = parse_spec(argv[1])
+        return exec_under(policy, argv[3:], cwd, arg0=arg0)
     except CodexError as e:
         sys.stderr.write(f"codex: error: {e.message}\n")
         return e.exit_code
 
 
-def parse_spec(text: str) -> tuple[SandboxPolicy, str]:
-    """The policy and cwd from `--policy-json` (a `to_wire()` dict plus `cwd`)."""
+def parse_spec(text: str) -> tuple[SandboxPolicy, str, str | None]:
+    """Policy, cwd and arg0 from `--policy-json` (a `to_wire()` dict plus `cwd`, `arg0`)."""
     try:
         spec = json.loads(text)
     except ValueError as e:
@@ -45,11 +45,16 @@ def parse_spec(text: str) -> tuple[SandboxPolicy, str]:
     cwd = spec.pop("cwd", None)
     if not isinstance(cwd, str) or not cwd:
         cwd = os.getcwd()
-    return SandboxPolicy.from_wire(spec), cwd
+    arg0 = spec.pop("arg0", None)
+    if arg0 is not None and not isinstance(arg0, str):
+        raise InvalidSandboxPolicy("--policy-json `arg0` must be a string")
+    return SandboxPolicy.from_wire(spec), cwd, arg0
 
 
-def exec_under(policy: SandboxPolicy, argv: list[str], cwd: str) -> int:
-    """Apply `policy` to this process and exec `argv`; returns only on failure."""
+def exec_under(policy: SandboxPolicy, argv: list[str], cwd: str, *,
+               arg0: str | None = None) -> int:
+    """Apply `policy` to this process and exec `argv` (shown as `arg0` when given); returns
+    only on failure."""
     if policy.mode != DANGER_FULL_ACCESS:
         if sys.platform.startswith("linux"):
             from codex.sandbox import linux
@@ -67,7 +72,8 @@ def exec_under(policy: SandboxPolicy, argv: list[str], cwd: str) -> int:
     sys.stderr.flush()
     _restore_signals()
     try:
-        os.execvpe(argv[0], argv, _command_environ())
+        os.execvpe(argv[0], [argv[0] if arg0 is None else arg0, *argv[1:]],
+                   _command_environ())
     except FileNotFoundError:
         sys.stderr.write(f"codex sandbox: {argv[0]}: command not found\n")
         return EXIT_NOT_FOUND

@@ -21,8 +21,9 @@ def run(args: argparse.Namespace) -> int:
         argv = argv[1:]
     if not argv:
         raise UsageError("no command given: codex sandbox [OPTIONS] -- CMD [ARGS...]")
+    arg0 = None
     if args.policy_json is not None:
-        policy, cwd = parse_spec(args.policy_json)
+        policy, cwd, arg0 = parse_spec(args.policy_json)
     else:
         from codex.config import load_from_args
 
@@ -33,4 +34,4 @@ def run(args: argparse.Namespace) -> int:
             network_access=True if args.allow_network else None,
         )
         cwd = os.getcwd()
-    return exec_under(policy, argv, cwd)
+    return exec_under(policy, argv, cwd, arg0=arg0)

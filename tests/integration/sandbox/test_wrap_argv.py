@@ -101,3 +101,11 @@ def test_the_packaged_form_of_the_helper(dirs: tuple[Path, Path]) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout == "-s -- x\n" and "Permission denied" in r.stderr
     assert (ws / "ok").exists() and not (outside / "no").exists()
+
+
+def test_arg0_is_carried_through_the_helper(dirs: tuple[Path, Path]) -> None:
+    ws, _ = dirs
+    argv = wrap_argv(WW, ["sh", "-c", 'echo "$0"'], str(ws), arg0="-login-sh")
+    r = subprocess.run(argv, cwd=ws, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "-login-sh\n"

@@ -32,7 +32,8 @@ __all__ = [
 # codex.cli (argparse): every sandboxed command pays for this start-up.
 _CLI_BOOT = ("import sys; sys.path.insert(0, {path!r}); from codex.cli import main; "
              "sys.exit(main())")
-_HELPER_BOOT = ("import sys; sys.path.insert(0, {path!r}); from codex.sandbox._helper import "
+# (Appended, not prepended: the standard library stays ahead of whatever sits beside codex.)
+_HELPER_BOOT = ("import sys; sys.path.append({path!r}); from codex.sandbox._helper import "
                 "main; sys.exit(main(sys.argv[1:]))")
 
 

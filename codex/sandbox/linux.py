@@ -261,7 +261,7 @@ def apply_to_self(policy: SandboxPolicy, cwd: str,
         raise _fail("prctl(PR_SET_NO_NEW_PRIVS)")
     if not isolated and not policy.full_network:
         _deny_ip_sockets(libc)
-    # Without the mount namespace, `.git` is kept read-only by Landlock alone (see _rules).
+    # Without the mount namespace, `.git` is kept read-only by Landlock alone (see write_rules).
     _landlock(libc, abi, roots, [] if isolated else protected)
 
 

@@ -218,7 +218,11 @@ def macos_sign(tgt: Target, dist: Path) -> None:
         binary.write_bytes(_binary_of(dist / tgt.archive_name, tgt))
         binary.chmod(0o755)
         run([str(ROOT / "ci" / "macos_sign.sh"), str(binary)])
-        write_archives(dist, tgt, binary.read_bytes())
+        archiver = ROOT / "packaging" / "archive.py"
+        if archiver.exists():  # packaging's reproducible writer, when this checkout has it
+            run([PY, str(archiver), str(binary), "--out", str(dist)])
+        else:
+            write_archives(dist, tgt, binary.read_bytes())
 
 
 def github_release(dist: Path, tag: str) -> None:

@@ -138,7 +138,7 @@ async def serve_websocket(listen: Listen, server: Server, stop: asyncio.Event, *
 
     async with serve(handle, listen.host, listen.port,
                      process_request=_make_process_request(token), compression=None,
-                     max_size=MAX_MESSAGE_BYTES, max_queue=64, write_limit=1 << 20,
+                     max_size=MAX_MESSAGE_BYTES, max_queue=64, write_limit=1 << 20, close_timeout=2,
                      server_header=None) as ws_server:
         sock = next(iter(ws_server.sockets))
         host, port = sock.getsockname()[:2]
@@ -146,8 +146,9 @@ async def serve_websocket(listen: Listen, server: Server, stop: asyncio.Event, *
         sys.stdout.flush()
         log.info("listening on %s", _display_url(host, port))
         await stop.wait()
-        ws_server.close(close_connections=True)
+        # Processes first: they are what must not outlive us; then say goodbye to clients.
         await server.close_all()
+        ws_server.close(close_connections=True)
 
 
 async def _ws_receive(ws, conn: Connection, closed_exc: type[Exception]) -> None:

@@ -210,14 +210,15 @@ async def test_case_10_remote_backend_failed():
     from codex.exec_server.backend import Failed
 
     backend_cls = getattr(remote, "RemoteBackend", None)
-    if backend_cls is None:
-        pytest.skip("codex.exec_server.remote has no RemoteBackend yet")
+    if backend_cls is None or not hasattr(backend_cls, "websocket"):
+        pytest.skip("codex.exec_server.remote has no RemoteBackend.websocket yet")
     server = WsServer().__enter__()
     try:
-        backend = await backend_cls.connect(server.url)
+        backend = backend_cls.websocket(server.url)
+        await backend.connect()
         proc, events = await backend.start(StartParams("s", ["sleep", "10"], "/",
                                                        dict(os.environ)))
-        server.stop()
+        await asyncio.to_thread(server.stop)
         got = [ev async for ev in events]
         assert isinstance(got[-1], Failed)
         assert got[-1].message.startswith("exec-server transport disconnected")

@@ -108,10 +108,10 @@ class Client:
     def queue(self, pid: str) -> asyncio.Queue:
         return self.by_process.setdefault(pid, asyncio.Queue())
 
-    async def call_raw(self, frame: dict[str, Any] | str, id: Any) -> dict[str, Any]:
+    async def call_raw(self, frame: dict[str, Any] | str | bytes, id: Any) -> dict[str, Any]:
         fut = asyncio.get_running_loop().create_future()
         self._pending[id] = fut
-        await self.send_raw(frame if isinstance(frame, str) else json.dumps(frame))
+        await self.send_raw(frame if isinstance(frame, str | bytes) else json.dumps(frame))
         return await asyncio.wait_for(fut, WAIT)
 
     async def request_msg(self, method: str, params: dict[str, Any] | None = None,

@@ -328,7 +328,8 @@ class LocalBackend(ExecBackend):
         arg0 = params.arg0
         if params.sandbox is not None:
             argv = _sandboxed(params, argv)
-            arg0 = None  # the sandbox helper is what runs first; it execs argv as given
+            # The wrapper runs first and execs argv itself, so arg0 cannot reach the child.
+            arg0 = None
         try:
             if params.tty:
                 child = spawn.spawn_pty(argv, cwd=params.cwd, env=params.env, arg0=arg0)
@@ -378,6 +379,8 @@ class LocalBackend(ExecBackend):
 
 
 def _sandboxed(params: StartParams, argv: list[str]) -> list[str]:
+    """argv wrapped by the sandbox helper; SpawnError when it cannot be enforced (never a
+    silently unsandboxed run)."""
     try:
         from codex.sandbox import wrap_argv
     except ImportError as e:
@@ -385,10 +388,10 @@ def _sandboxed(params: StartParams, argv: list[str]) -> list[str]:
     from codex.errors import CodexError
 
     try:
-        cmd = list(argv)
-        if params.arg0 is not None:
-            # The sandbox helper execs argv[0]; arg0 cannot be carried through it.
-            pass
-        return list(wrap_argv(params.sandbox or {}, cmd, params.cwd))
+        return list(wrap_argv(params.sandbox or {}, argv, params.cwd))
     except CodexError as e:
-        raise SpawnError(f"sandbox unavailable: {e.message}") from None
+        msg = e.message
+        raise SpawnError(msg if msg.startswith("sandbox unavailable")
+                         else f"sandbox unavailable: {msg}") from None
+    except (ValueError, TypeError, KeyError) as e:
+        raise SpawnError(f"invalid sandbox policy: {e}") from None

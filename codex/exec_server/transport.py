@@ -10,6 +10,7 @@ import http
 import ipaddress
 import logging
 import os
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,7 +121,7 @@ async def serve_websocket(listen: Listen, server: Server, stop: asyncio.Event, *
     from websockets.exceptions import ConnectionClosed
 
     async def handle(ws) -> None:
-        async def send(msg: dict[str, Any]) -> None:
+        async def send(msg: dict[str, Any] | str) -> None:
             try:
                 await ws.send(p.encode(msg))
             except ConnectionClosed:
@@ -166,21 +167,20 @@ async def serve_stdio(server: Server, stop: asyncio.Event) -> None:
     reader = asyncio.StreamReader(limit=MAX_MESSAGE_BYTES, loop=loop)
     stdin = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
     stdout = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
-    try:
+    if _pollable(stdin.fileno()):
         await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader, loop=loop), stdin)
-    except ValueError:
-        # stdin is a regular file (`< requests.jsonl`): feed it from one helper thread.
+    else:
+        # A regular file or /dev/null cannot be polled: feed it from one helper thread.
         loop.run_in_executor(None, _feed_from_file, loop, reader, stdin)
     writer: asyncio.StreamWriter | None = None
-    try:
+    if _pollable(stdout.fileno()):
         w_transport, w_protocol = await loop.connect_write_pipe(
             asyncio.streams.FlowControlMixin, stdout)
         writer = asyncio.StreamWriter(w_transport, w_protocol, None, loop)
-    except ValueError:
-        pass  # stdout is a regular file: plain blocking writes are fine there
+    # else: plain blocking writes (to a file they do not block for long)
 
-    async def send(msg: dict[str, Any]) -> None:
+    async def send(msg: dict[str, Any] | str) -> None:
         line = p.encode(msg).encode() + b"\n"
         if writer is None:
             stdout.write(line)
@@ -222,6 +222,11 @@ async def serve_stdio(server: Server, stop: asyncio.Event) -> None:
             with contextlib.suppress(ConnectionResetError, BrokenPipeError):
                 await writer.drain()
             writer.close()
+
+
+def _pollable(fd: int) -> bool:
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
 
 
 def _feed_from_file(loop: asyncio.AbstractEventLoop, reader: asyncio.StreamReader,

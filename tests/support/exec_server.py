@@ -180,9 +180,9 @@ class InProcClient(Client):
         self.conn = Connection(self.backend, self._send, retain_closed_s=retain_closed_s)
         self._watch: asyncio.Task | None = None
 
-    async def _send(self, msg: dict[str, Any]) -> None:
+    async def _send(self, msg: dict[str, Any] | str) -> None:
         # Round-trip through JSON, as a real transport would.
-        self._dispatch(json.loads(json.dumps(msg)))
+        self._dispatch(json.loads(msg if isinstance(msg, str) else json.dumps(msg)))
 
     async def open(self) -> InProcClient:
         self._watch = asyncio.get_running_loop().create_task(self._on_hangup())

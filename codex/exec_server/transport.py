@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import http
 import ipaddress
 import logging
 import os
@@ -100,6 +98,9 @@ class Server:
 # --- websocket --------------------------------------------------------------------------
 
 def _make_process_request(token: str | None):
+    import hmac
+    import http
+
     def process_request(connection, request):
         if request.headers.get("Origin") is not None:
             # A browser page must not drive a shell on this machine.

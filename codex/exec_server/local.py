@@ -327,9 +327,10 @@ class LocalBackend(ExecBackend):
         argv = list(params.argv)
         arg0 = params.arg0
         if params.sandbox is not None:
-            argv = _sandboxed(params, argv)
-            # The wrapper runs first and execs argv itself, so arg0 cannot reach the child.
-            arg0 = None
+            wrapped = _sandboxed(params, argv)
+            if wrapped != argv:
+                # The helper runs first and execs argv itself, carrying arg0 for us.
+                argv, arg0 = wrapped, None
         try:
             if params.tty:
                 child = spawn.spawn_pty(argv, cwd=params.cwd, env=params.env, arg0=arg0)
@@ -388,7 +389,7 @@ def _sandboxed(params: StartParams, argv: list[str]) -> list[str]:
     from codex.errors import CodexError
 
     try:
-        return list(wrap_argv(params.sandbox or {}, argv, params.cwd))
+        return list(wrap_argv(params.sandbox or {}, argv, params.cwd, arg0=params.arg0))
     except CodexError as e:
         msg = e.message
         raise SpawnError(msg if msg.startswith("sandbox unavailable")

@@ -327,29 +327,35 @@ async def test_exit_codes_and_signal_extension(transport):
 
 
 @run
-async def test_sandbox_param(transport):
-    """`sandbox` travels to LocalBackend; without the sandbox helper it is a clear -32603,
-    never a silently unsandboxed run."""
-    try:
-        from codex.sandbox import wrap_argv  # noqa: F401
-        have_sandbox = True
-    except ImportError:
-        have_sandbox = False
+async def test_sandbox_param(transport, tmp_path):
+    """`sandbox` reaches LocalBackend: a read-only policy stops a write (or, where this
+    kernel cannot enforce it, the start fails with a clear -32603), never a silent run."""
+    target = tmp_path / "written"
     async with make_client(*transport) as c:
         await c.handshake()
-        msg = await c.request_msg("process/start",
-                                  start_params("sb", ["true"], sandbox={"mode": "read-only"}))
-        if not have_sandbox:
-            assert msg["error"]["code"] == -32603
-            assert msg["error"]["message"].startswith("sandbox unavailable: ")
-        elif "error" in msg:
+        show_argv0 = ["-c", "import sys; sys.stdout.buffer.write("
+                      "open('/proc/self/cmdline','rb').read().split(b'\\0')[0])"]
+        msg = await c.request_msg("process/start", start_params(
+            "sb", [sys.executable, *show_argv0], cwd=str(tmp_path), arg0="sandboxed-arg0",
+            sandbox={"type": "read-only"}))
+        if "error" in msg:
             assert msg["error"]["code"] == -32603
             assert msg["error"]["message"].startswith("sandbox unavailable")
         else:
-            await c.events("sb")
-        # null means unsandboxed
-        assert await c.start("nosb", ["true"], sandbox=None) == {"processId": "nosb"}
+            assert output_of(await c.events("sb")) == b"sandboxed-arg0"
+            await c.start("sbw", ["/bin/sh", "-c", f"echo x > {target}"], cwd=str(tmp_path),
+                          sandbox={"type": "read-only"})
+            evs = await c.events("sbw")
+            assert [e["params"]["exitCode"] for e in evs
+                    if e["method"] == "process/exited"] != [0]
+            assert not target.exists()
+        msg = await c.request_msg("process/start", start_params(
+            "bad", ["true"], sandbox={"type": "no-such-mode"}))
+        assert msg["error"]["code"] == -32603
+        # null means unsandboxed: the same write goes through.
+        await c.start("nosb", ["/bin/sh", "-c", f"echo x > {target}"], sandbox=None)
         await c.events("nosb")
+        assert target.read_text() == "x\n"
 
 
 @run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import uuid
 
@@ -12,6 +13,7 @@ from tests.support.exec_server import (
     TRANSPORTS,
     WsServer,
     b64,
+    children,
     make_client,
     output_of,
     run,
@@ -27,6 +29,7 @@ LINES = 200
 @pytest.fixture(scope="module")
 def ws_server():
     with WsServer() as server:
+        WS_SERVER_PID[:] = [server.proc.pid]
         yield server
 
 
@@ -34,6 +37,17 @@ def ws_server():
 def transport(request):
     kind = request.param
     return kind, (request.getfixturevalue("ws_server").url if kind == "ws" else None)
+
+
+def server_pid(c, transport) -> int:
+    if transport[0] == "stdio":
+        return c.proc.pid
+    if transport[0] == "inproc":
+        return os.getpid()
+    return WS_SERVER_PID[0]
+
+
+WS_SERVER_PID: list[int] = []
 
 
 def expected_output(i: int) -> bytes:
@@ -66,6 +80,9 @@ async def test_64_concurrent_processes_ordered_and_separate(transport):
         # Nothing arrives for a process after its closed.
         await asyncio.sleep(0)
         assert all(c.queue(f"p{i}").empty() for i in range(N_PROCESSES))
+        # Every child was reaped: no zombies left behind by the server.
+        zombies = [pid for pid, state in children(server_pid(c, transport)) if state == "Z"]
+        assert zombies == []
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash for job control")

@@ -421,3 +421,11 @@ async def test_origin_forbidden_and_token(tmp_path):
                 url, origin="https://evil.example",
                 additional_headers={"Authorization": f"Bearer {token}"}).open()
         assert e.value.response.status_code == 403
+
+
+@run
+async def test_binary_frame_holding_json_is_accepted(transport):
+    async with make_client(*transport) as c:
+        msg = await c.call_raw(b'{"id":"bin","method":"initialize","params":{"clientName":"b"}}',
+                               id="bin")
+        assert msg == {"jsonrpc": "2.0", "id": "bin", "result": {}}

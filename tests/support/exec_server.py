@@ -380,6 +380,23 @@ def session_pids(marker: str) -> list[int]:
     return found
 
 
+def children(ppid: int) -> list[tuple[int, str]]:
+    """(pid, state) of the direct children of `ppid` (Linux /proc)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if int(fields[1]) == ppid:
+            found.append((int(name), fields[0].decode()))
+    return found
+
+
 async def wait_until(pred: Callable[[], bool], timeout: float, what: str) -> float:
     """Poll `pred` until true; return the seconds it took. Fails after `timeout`."""
     loop = asyncio.get_running_loop()

@@ -185,6 +185,7 @@ class ExitWatcher:
     def __init__(self, loop) -> None:  # loop: asyncio.AbstractEventLoop
         self._loop = loop
         self._polled: dict[int, Callable[[int], None]] = {}
+        self._pidfds: set[int] = set()
         self._timer = None
 
     def watch(self, pid: int, on_exit: Callable[[int], None]) -> None:
@@ -200,10 +201,10 @@ class ExitWatcher:
                     status = self._try_reap(pid)
                     if status is None:
                         return
-                    self._loop.remove_reader(pidfd)
-                    os.close(pidfd)
+                    self._forget(pidfd)
                     on_exit(status)
 
+                self._pidfds.add(pidfd)
                 self._loop.add_reader(pidfd, ready)
                 return
         self._polled[pid] = on_exit
@@ -228,7 +229,16 @@ class ExitWatcher:
         if self._polled:
             self._timer = self._loop.call_later(self.POLL_INTERVAL_S, self._poll)
 
+    def _forget(self, pidfd: int) -> None:
+        self._pidfds.discard(pidfd)
+        self._loop.remove_reader(pidfd)
+        os.close(pidfd)
+
     def close(self) -> None:
+        """Stop watching (children not yet reaped stay unreaped)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._polled.clear()
+        for pidfd in list(self._pidfds):
+            self._forget(pidfd)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from codex.exec_server import protocol as p
@@ -43,7 +43,6 @@ class _Entry:
     closed: bool = False
     pump: asyncio.Task | None = None
     expiry: asyncio.TimerHandle | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Connection:

@@ -67,7 +67,7 @@ class LocalProcess(ExecProcess):
         self._stdin = child.master if child.tty else child.stdin
         self._stdin_closed = self._stdin is None
         self._write_buf = bytearray()
-        self._writing = False
+        self._writer_fd: int | None = None
         if child.tty:
             assert child.master is not None
             self._readers[child.master] = "pty"
@@ -202,44 +202,33 @@ class LocalProcess(ExecProcess):
             try:
                 n = os.write(fd, self._write_buf)
             except BlockingIOError:
-                if not self._writing:
-                    self._writing = True
+                # The child is not reading yet: finish when the fd is writable again.
+                if self._writer_fd is None:
+                    self._writer_fd = fd
                     self._loop.add_writer(fd, self._flush)
                 return
             except OSError:
                 # The reader went away (EPIPE, or EIO on a dead PTY): later writes say so.
                 self._write_buf.clear()
                 self._stdin_closed = True
-                self._stop_writing()
-                if not self.tty:
-                    self._close_stdin()
+                self._close_stdin()
                 return
             del self._write_buf[:n]
         self._stop_writing()
 
     def _stop_writing(self) -> None:
-        if self._writing:
-            self._writing = False
-            fd = self._stdin if self._stdin is not None else self._child.master
-            if fd is not None:
-                try:
-                    self._loop.remove_writer(fd)
-                except (ValueError, OSError):
-                    pass
+        fd, self._writer_fd = self._writer_fd, None
+        if fd is not None:
+            self._loop.remove_writer(fd)
 
     def _close_stdin(self) -> None:
         self._stdin_closed = True
+        self._stop_writing()
         if self.tty:
-            return  # the PTY master is closed by its reader
+            return  # the PTY master is also the output: its reader closes it
         fd, self._stdin = self._stdin, None
         if fd is not None:
-            self._stop_writing_fd(fd)
             os.close(fd)
-
-    def _stop_writing_fd(self, fd: int) -> None:
-        if self._writing:
-            self._writing = False
-            self._loop.remove_writer(fd)
 
     # --- control -----------------------------------------------------------------------
 

@@ -70,29 +70,29 @@ class Server:
                  backend_factory: Callable[[], LocalBackend] = LocalBackend) -> None:
         self.retain_closed_s = retain_closed_s
         self.backend_factory = backend_factory
-        self.connections: set[Connection] = set()
-        self.backends: list[LocalBackend] = []
+        # Each connection has its own backend: its processes die with it.
+        self.connections: dict[Connection, LocalBackend] = {}
 
     def new_connection(self, send: Send) -> Connection:
         backend = self.backend_factory()
         conn = Connection(backend, send, retain_closed_s=self.retain_closed_s)
-        self.connections.add(conn)
-        self.backends.append(backend)
+        self.connections[conn] = backend
         return conn
 
     async def drop(self, conn: Connection) -> None:
         try:
             await conn.aclose()
         finally:
-            self.connections.discard(conn)
+            self.connections.pop(conn, None)
 
     async def close_all(self) -> None:
         await asyncio.gather(*(self.drop(c) for c in list(self.connections)),
                              return_exceptions=True)
 
     def kill_now(self) -> None:
-        for b in self.backends:
-            b.kill_now()
+        """Last resort (synchronous): SIGKILL every process of every open connection."""
+        for backend in self.connections.values():
+            backend.kill_now()
 
 
 # --- websocket --------------------------------------------------------------------------

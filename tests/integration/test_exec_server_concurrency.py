@@ -134,3 +134,27 @@ async def test_large_output_reaches_client_complete(transport):
                                              "afterSeq": seqs[-1] - 3})
         assert unb64(r["chunks"][-1]["chunk"]) == \
             unb64([e for e in evs if e["method"] == "process/output"][-1]["params"]["chunk"])
+
+
+@pytest.mark.parametrize("tty", [False, True])
+@run
+async def test_big_write_is_delivered_whole(transport, tty):
+    """A write larger than the pipe/PTY buffer is queued and flushed as the child reads."""
+    async with make_client(*transport) as c:
+        await c.handshake()
+        if tty:
+            # Raw mode: no line discipline limits or echo; `head` exits after the payload.
+            size = 300_000
+            argv = ["/bin/sh", "-c", f"stty raw -echo; printf R; head -c {size}"]
+        else:
+            size = 3_000_000
+            argv = ["head", "-c", str(size)]
+        await c.start("w", argv, tty=tty, pipeStdin=True)
+        if tty:
+            first = await asyncio.wait_for(c.queue("w").get(), 30)
+            assert unb64(first["params"]["chunk"]) == b"R"
+        payload = bytes(i % 251 for i in range(size))
+        r = await c.request("process/write", {"processId": "w", "chunk": b64(payload)})
+        assert r == {"status": "accepted"}
+        evs = await c.events("w", timeout=60)
+        assert output_of(evs) == payload

@@ -170,10 +170,13 @@ def parse_message(frame: str | bytes | Mapping[str, Any]) -> Message:
 
 
 def encode(message: Mapping[str, Any] | str) -> str:
-    """One message as compact JSON text (one frame / one line); text passes through."""
+    """One message as compact JSON text (one frame / one line); text passes through.
+
+    ASCII-only: a client may send lone surrogates (valid JSON escapes, invalid UTF-8), and
+    echoing one back in an id or process id must not make the frame unencodable."""
     if isinstance(message, str):
         return message
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(message, separators=(",", ":"))
 
 
 def request(id: RequestId, method: str, params: Mapping[str, Any] | None = None) -> dict:
@@ -329,7 +332,7 @@ def output_notification_text(process_id: str, ev: Output) -> str:
     construction, and skipping the encoder's scan of it is most of the cost of a big chunk.
     Equal to `encode(event_notification(process_id, ev))` after parsing."""
     return ('{"jsonrpc":"2.0","method":"process/output","params":{"processId":'
-            f'{json.dumps(process_id, ensure_ascii=False)},"seq":{ev.seq},'
+            f'{json.dumps(process_id)},"seq":{ev.seq},'
             f'"stream":{json.dumps(ev.stream)},"chunk":"{b64(ev.chunk)}"}}}}')
 
 

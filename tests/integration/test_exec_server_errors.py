@@ -429,3 +429,16 @@ async def test_binary_frame_holding_json_is_accepted(transport):
         msg = await c.call_raw(b'{"id":"bin","method":"initialize","params":{"clientName":"b"}}',
                                id="bin")
         assert msg == {"jsonrpc": "2.0", "id": "bin", "result": {}}
+
+
+@run
+async def test_lone_surrogates_are_echoed_safely(transport):
+    """JSON allows "\\ud800" (not valid UTF-8): ids and process ids holding one still get
+    their answers and notifications."""
+    async with make_client(*transport) as c:
+        await c.handshake()
+        msg = await c.call_raw('{"id":"\\ud800","method":"nope"}', id="\ud800")
+        assert msg["error"]["code"] == -32601
+        await c.start("p\ud800", ["true"])
+        evs = await c.events("p\ud800")
+        assert evs[-1]["method"] == "process/closed"

@@ -34,12 +34,14 @@ SEEDS: list[dict[str, Any]] = [
     {"id": 6, "method": "process/terminate", "params": {"processId": "f1"}},
     {"id": 7, "method": "process/signal", "params": {"processId": "f2", "signal": "SIGINT"}},
     {"id": 8, "method": "no/such/method", "params": {}},
+    {"id": "\ud800", "method": "process/read", "params": {"processId": "\udfff"}},
     {"id": 9, "result": {}},
     {"method": "process/output", "params": {"processId": "x"}},
 ]
 
 json_scalars = st.none() | st.booleans() | st.integers(-2**63, 2**63) | \
-    st.floats(allow_nan=False) | st.text(max_size=20)
+    st.floats(allow_nan=False) | st.text(max_size=20) | \
+    st.text(st.characters(codec=None, categories=["Cs", "Lu", "Nd"]), max_size=5)
 json_values = st.recursive(
     json_scalars,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(

@@ -154,9 +154,13 @@ class LocalProcess(ExecProcess):
                                                       self._force_close)
         self._maybe_close()
 
-    def _force_close(self) -> None:
+    def _force_close(self, *, final: bool = False) -> None:
+        """Drain what is buffered and close the output fds; `final` (backend shutdown)
+        does so even while paused for a slow consumer."""
+        if self._close_timer is not None:
+            self._close_timer.cancel()
         self._close_timer = None
-        if self._paused:
+        if self._paused and not final:
             # Data is waiting for a slow consumer, not for a lingering descendant.
             self._close_timer = self._loop.call_later(CLOSE_AFTER_EXIT_GRACE_S,
                                                       self._force_close)
@@ -289,7 +293,7 @@ class LocalProcess(ExecProcess):
         return ReadResult(chunks=chunks, next_seq=next_seq, exited=self._exit_code is not None,
                           exit_code=self._exit_code, closed=self._closed)
 
-    def _kill_now(self) -> None:
+    def _cancel_kill_timer(self) -> None:
         if self._kill_timer is not None:
             self._kill_timer.cancel()
             self._kill_timer = None
@@ -357,8 +361,8 @@ class LocalBackend(ExecBackend):
             except TimeoutError:
                 log.warning("processes did not exit after SIGKILL: %s", [p.pid for p in still])
         for p in list(self._live.values()):
-            p._kill_now()
-            p._force_close()
+            p._cancel_kill_timer()
+            p._force_close(final=True)
         if self._watcher is not None:
             self._watcher.close()
 

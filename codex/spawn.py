@@ -70,6 +70,11 @@ def spawn_pty(argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
         # ptyprocess would exec argv with argv[0] replaced by the resolved path and report
         # chdir failures by raising in the forked child; doing chdir+exec here keeps our
         # arg0 and sends any error back through ptyprocess's error pipe instead.
+        # Python ignores SIGPIPE and SIGXFSZ; ignored signals survive exec, and `yes | head`
+        # in the user's terminal must end the usual way (subprocess does the same).
+        for name in ("SIGPIPE", "SIGXFSZ"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_DFL)
         os.chdir(cwd)
         os.execve(program, child_argv, env_copy)
 
@@ -146,6 +151,11 @@ def _session_members(sids: Iterable[int]) -> list[int]:
         except (IndexError, ValueError):
             continue
     return found
+
+
+def session_has_members(sid: int) -> bool:
+    """Whether any process is still in session `sid` (always False without /proc)."""
+    return bool(_session_members([sid]))
 
 
 def kill_tree(pids: Iterable[int], sig: int = signal.SIGKILL) -> None:

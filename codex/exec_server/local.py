@@ -341,6 +341,10 @@ class LocalBackend(ExecBackend):
 
     def _closed(self, proc: LocalProcess) -> None:
         self._live.pop(proc.pid, None)
+        # An empty session's number may be reused by someone else's process group: forget
+        # it. One with members left (`cmd &`) keeps its number reserved while they live.
+        if not spawn.session_has_members(proc.pid):
+            self._sessions.discard(proc.pid)
 
     async def close(self) -> None:
         """SIGTERM every process tree, wait up to KILL_GRACE_S for them to exit, then SIGKILL

@@ -442,3 +442,16 @@ async def test_lone_surrogates_are_echoed_safely(transport):
         await c.start("p\ud800", ["true"])
         evs = await c.events("p\ud800")
         assert evs[-1]["method"] == "process/closed"
+
+
+@run
+async def test_children_start_with_default_signal_dispositions(transport):
+    """Python ignores SIGPIPE; our children must not inherit that (PTY and pipes)."""
+    async with make_client(*transport) as c:
+        await c.handshake()
+        for tty in (False, True):
+            pid = f"sig-{tty}"
+            await c.start(pid, ["cat", "/proc/self/status"], tty=tty)
+            status = output_of(await c.events(pid)).decode()
+            ignored = [line for line in status.splitlines() if line.startswith("SigIgn:")]
+            assert ignored and int(ignored[0].split()[1], 16) == 0, ignored

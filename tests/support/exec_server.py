@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 from codex.exec_server.handler import Connection
@@ -223,10 +222,8 @@ def server_cmd(*args: str) -> list[str]:
 
 
 def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent.parent)
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    return env
+    # Unchanged: with CODEX_TEST_BINARY the frozen file must not pick up this checkout.
+    return dict(os.environ)
 
 
 class StdioClient(Client):

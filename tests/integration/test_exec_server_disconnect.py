@@ -12,28 +12,21 @@ from tests.support.exec_server import (
     WsServer,
     children,
     make_client,
+    processes,
     run,
-    session_pids,
     wait_until,
 )
 
 COMMAND = ["sh", "-c", "sleep 1000 & sleep 1000"]
 
 
-def _sid(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    return int(stat[stat.rfind(b")") + 2:].split()[3])
-
-
-def tree_of(server_pid: int, before: set[int]) -> list[int]:
-    """Live members of the sessions led by children `server_pid` started since `before`."""
-    leaders = {pid for pid, state in children(server_pid) if pid not in before and state != "Z"}
-    members = {pid for pid in session_pids("sleep") if _sid(pid) in leaders}
-    return sorted(members | {pid for pid in leaders if os.path.exists(f"/proc/{pid}")})
+def sleeps_of(server_pid: int, before: set[int]) -> list[int]:
+    """Live `sleep 1000`s in the sessions of children `server_pid` started after `before`."""
+    table = processes()
+    leaders = {p.pid for p in table if p.ppid == server_pid and p.pid not in before
+               and p.state != "Z"}
+    return [p.pid for p in table if p.sid in leaders and p.state != "Z"
+            and p.argv == ("sleep", "1000")]
 
 
 async def _scenario(kind: str, how: str) -> None:
@@ -49,8 +42,7 @@ async def _scenario(kind: str, how: str) -> None:
         members: list[int] = []
 
         def both_sleeps() -> bool:
-            members[:] = [p for p in tree_of(server_pid, before)
-                          if _cmdline(p) == b"sleep\x001000\x00"]
+            members[:] = sleeps_of(server_pid, before)
             return len(members) == 2  # two distinct sleep processes, both in our session
 
         await wait_until(both_sleeps, 20, "both sleeps of the tree")
@@ -58,8 +50,8 @@ async def _scenario(kind: str, how: str) -> None:
             await (c.aclose() if kind == "inproc" else c.drop())
         else:
             (c.proc if kind == "stdio" else server.proc).terminate()
-        await wait_until(lambda: not any(os.path.exists(f"/proc/{p}") and _cmdline(p)
-                                         for p in members), 2.0, "the tree to be gone")
+        await wait_until(lambda: not {p.pid for p in processes() if p.state != "Z"}
+                         & set(members), 2.0, "the tree to be gone")
         if how == "sigterm":
             proc = c.proc if kind == "stdio" else server.proc
             rc = await asyncio.to_thread(proc.wait, 10) if kind == "ws" else \
@@ -69,14 +61,6 @@ async def _scenario(kind: str, how: str) -> None:
     finally:
         if server is not None:
             server.__exit__(None, None, None)
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
 
 
 @pytest.mark.parametrize("kind", ["inproc", "stdio", "ws"])

@@ -296,7 +296,7 @@ async def test_env_is_whole_environment_and_arg0(transport):
         await c.start("env", ["/usr/bin/env"], env={"ONLY": "this"})
         assert output_of(await c.events("env")) == b"ONLY=this\n"
         show_argv0 = ["-c", "import sys; sys.stdout.buffer.write("
-                      "open('/proc/self/cmdline','rb').read().split(b'\\0')[0])"]
+                      "sys.orig_argv[0].encode())"]
         for tty in (False, True):
             pid = f"arg0-{tty}"
             await c.start(pid, [sys.executable, *show_argv0], tty=tty, arg0="custom-arg0")
@@ -334,7 +334,7 @@ async def test_sandbox_param(transport, tmp_path):
     async with make_client(*transport) as c:
         await c.handshake()
         show_argv0 = ["-c", "import sys; sys.stdout.buffer.write("
-                      "open('/proc/self/cmdline','rb').read().split(b'\\0')[0])"]
+                      "sys.orig_argv[0].encode())"]
         msg = await c.request_msg("process/start", start_params(
             "sb", [sys.executable, *show_argv0], cwd=str(tmp_path), arg0="sandboxed-arg0",
             sandbox={"type": "read-only"}))
@@ -444,6 +444,8 @@ async def test_lone_surrogates_are_echoed_safely(transport):
         assert evs[-1]["method"] == "process/closed"
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"),
+                    reason="reads the child's ignored-signal mask from /proc (Linux)")
 @run
 async def test_children_start_with_default_signal_dispositions(transport):
     """Python ignores SIGPIPE; our children must not inherit that (PTY and pipes)."""

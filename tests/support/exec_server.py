@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from codex.exec_server.handler import Connection
@@ -358,9 +359,30 @@ class WsClient(Client):
             await asyncio.wait_for(self._reader, WAIT)
 
 
-def session_pids(marker: str) -> list[int]:
-    """Pids of live (non-zombie) processes whose command line contains `marker`."""
-    found = []
+HAVE_PROC = os.path.exists("/proc/self/stat")
+
+
+@dataclass(frozen=True)
+class Proc:
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int  # without /proc: the pgid (our children lead both)
+    state: str
+    argv: tuple[str, ...]
+
+
+def processes() -> list[Proc]:
+    """Every process we can see: /proc on Linux, `ps` elsewhere."""
+    found: list[Proc] = []
+    if not HAVE_PROC:
+        out = subprocess.run(["ps", "-axo", "pid=,ppid=,pgid=,stat=,command="],
+                             capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            pid, ppid, pgid, state, *argv = line.split()
+            found.append(Proc(int(pid), int(ppid), int(pgid), int(pgid), state[0],
+                              tuple(argv)))
+        return found
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -371,27 +393,23 @@ def session_pids(marker: str) -> list[int]:
                 stat = f.read()
         except OSError:
             continue
-        state = stat[stat.rfind(b")") + 2:].split()[0]
-        if marker.encode() in cmdline and state != b"Z" and int(name) != os.getpid():
-            found.append(int(name))
+        fields = stat[stat.rfind(b")") + 2:].split()
+        argv = tuple(a.decode(errors="replace") for a in cmdline.split(b"\0")[:-1])
+        found.append(Proc(int(name), int(fields[1]), int(fields[2]), int(fields[3]),
+                          fields[0].decode(), argv))
     return found
+
+
+def session_pids(marker: str) -> list[int]:
+    """Pids of live (non-zombie) processes with an argument containing `marker`."""
+    me = os.getpid()
+    return [p.pid for p in processes()
+            if p.state != "Z" and p.pid != me and any(marker in a for a in p.argv)]
 
 
 def children(ppid: int) -> list[tuple[int, str]]:
-    """(pid, state) of the direct children of `ppid` (Linux /proc)."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if int(fields[1]) == ppid:
-            found.append((int(name), fields[0].decode()))
-    return found
+    """(pid, state) of the direct children of `ppid`."""
+    return [(p.pid, p.state) for p in processes() if p.ppid == ppid]
 
 
 async def wait_until(pred: Callable[[], bool], timeout: float, what: str) -> float:

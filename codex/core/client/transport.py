@@ -1,0 +1,134 @@
+"""A streaming POST run by `requests` in a worker thread, its lines fed to the asyncio loop.
+
+`requests` blocks, so each request gets a daemon thread that reads the body as it arrives and
+hands whole lines to the loop with `call_soon_threadsafe`. The loop side waits with the idle
+timeout, and closing the stream from the loop unblocks the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+CONNECT_TIMEOUT_S = 30.0
+
+
+class TransportError(Exception):
+    """The connection failed or broke (retryable at the HTTP or stream layer)."""
+
+
+class StreamingPost:
+    """One POST whose response body is consumed line by line from asyncio."""
+
+    def __init__(self, session: requests.Session, url: str, headers: Mapping[str, str],
+                 body: Mapping[str, Any], idle_timeout_s: float) -> None:
+        self._session = session
+        self._url = url
+        self._headers = dict(headers)
+        self._body = json.dumps(body).encode()
+        self._idle = idle_timeout_s
+        self._queue: asyncio.Queue[tuple] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._resp: requests.Response | None = None
+        self._closed = False
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self._thread = threading.Thread(target=self._run, name="codex-http", daemon=True)
+
+    # -- worker thread -------------------------------------------------------------------
+    def _put(self, msg: tuple) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, msg)
+        except RuntimeError:  # the loop is gone: nobody is listening any more
+            self._closed = True
+
+    def _run(self) -> None:
+        try:
+            resp = self._session.post(self._url, data=self._body, headers=self._headers,
+                                      stream=True, timeout=(CONNECT_TIMEOUT_S, self._idle))
+        except requests.RequestException as e:
+            self._put(("error", _describe(e)))
+            return
+        self._resp = resp
+        self._put(("status", resp.status_code, {k.lower(): v for k, v in resp.headers.items()}))
+        try:
+            if resp.status_code >= 400:
+                self._put(("body", resp.content.decode("utf-8", "replace")))
+                return
+            raw = resp.raw
+            read = raw.read1 if hasattr(raw, "read1") else raw.read
+            pending = b""
+            while not self._closed:
+                chunk = read(65536)
+                if not chunk:
+                    break
+                pending += chunk
+                if b"\n" in pending:
+                    *lines, pending = pending.split(b"\n")
+                    self._put(("lines", lines))
+            if pending and not self._closed:
+                self._put(("lines", [pending]))
+            self._put(("eof",))
+        except Exception as e:  # noqa: BLE001 - any read failure ends this attempt
+            self._put(("error", _describe(e)))
+        finally:
+            resp.close()
+
+    # -- loop side -----------------------------------------------------------------------
+    async def _get(self) -> tuple:
+        try:
+            return await asyncio.wait_for(self._queue.get(), self._idle)
+        except TimeoutError:
+            self.close()
+            raise TransportError(
+                f"idle timeout: no data from the model for {self._idle:g} s") from None
+
+    async def start(self) -> int:
+        """Send the request; return the HTTP status (raises TransportError)."""
+        self._thread.start()
+        msg = await self._get()
+        if msg[0] == "error":
+            raise TransportError(msg[1])
+        _, self.status, self.headers = msg
+        return self.status
+
+    async def error_body(self) -> str:
+        msg = await self._get()
+        return msg[1] if msg[0] == "body" else ""
+
+    async def lines(self):
+        """Yield body lines (bytes, without the newline); TransportError if the body breaks."""
+        while True:
+            msg = await self._get()
+            kind = msg[0]
+            if kind == "lines":
+                for line in msg[1]:
+                    yield line.rstrip(b"\r")
+            elif kind == "eof":
+                return
+            else:
+                raise TransportError(msg[1])
+
+    def close(self) -> None:
+        self._closed = True
+        resp = self._resp
+        if resp is not None:
+            try:
+                resp.close()
+            except Exception:  # noqa: BLE001 - closing a socket mid-read may complain
+                pass
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, requests.ConnectionError):
+        inner = e.args[0] if e.args else e
+        reason = getattr(inner, "reason", None) or inner
+        return f"connection error: {reason}"
+    if isinstance(e, requests.Timeout):
+        return "timed out waiting for the model"
+    return f"{type(e).__name__}: {e}"

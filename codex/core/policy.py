@@ -1,0 +1,94 @@
+"""Approval policy and sandbox mode: what the agent may run, and how."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codex.config import APPROVAL_POLICIES, SANDBOX_MODES
+
+READ_ONLY = "read-only"
+WORKSPACE_WRITE = "workspace-write"
+DANGER_FULL_ACCESS = "danger-full-access"
+
+
+@dataclass(frozen=True)
+class Policy:
+    approval: str
+    sandbox_mode: str
+    extra_roots: tuple[str, ...] = field(default_factory=tuple)
+    network_access: bool = False
+    exclude_tmpdir_env_var: bool = False
+    exclude_slash_tmp: bool = False
+
+    def __post_init__(self) -> None:
+        assert self.approval in APPROVAL_POLICIES, self.approval
+        assert self.sandbox_mode in SANDBOX_MODES, self.sandbox_mode
+
+    @classmethod
+    def from_config(cls, values: dict[str, Any], extra_dirs: list[str] = ()) -> Policy:
+        ww = values.get("sandbox_workspace_write") or {}
+        roots = [str(r) for r in ww.get("writable_roots") or []] + [str(d) for d in extra_dirs]
+        return cls(approval=values["approval_policy"], sandbox_mode=values["sandbox_mode"],
+                   extra_roots=tuple(roots), network_access=bool(ww.get("network_access")),
+                   exclude_tmpdir_env_var=bool(ww.get("exclude_tmpdir_env_var")),
+                   exclude_slash_tmp=bool(ww.get("exclude_slash_tmp")))
+
+    @property
+    def network_allowed(self) -> bool:
+        return self.sandbox_mode == DANGER_FULL_ACCESS or (
+            self.sandbox_mode == WORKSPACE_WRITE and self.network_access)
+
+    def writable_roots(self, cwd: Path) -> list[str]:
+        if self.sandbox_mode != WORKSPACE_WRITE:
+            return []
+        roots = [str(cwd)]
+        roots += [str((cwd / r).resolve()) for r in self.extra_roots]
+        if not self.exclude_slash_tmp:
+            roots.append("/tmp")
+        tmpdir = os.environ.get("TMPDIR")
+        if tmpdir and not self.exclude_tmpdir_env_var:
+            roots.append(tmpdir)
+        out: list[str] = []
+        for r in roots:
+            if r not in out:
+                out.append(r)
+        return out
+
+    def to_wire(self, cwd: Path) -> dict[str, Any]:
+        """The policy as a plain dict (the shape SandboxPolicy.from_wire takes)."""
+        if self.sandbox_mode == WORKSPACE_WRITE:
+            return {"type": WORKSPACE_WRITE,
+                    "writable_roots": [str((cwd / r).resolve()) for r in self.extra_roots],
+                    "network_access": self.network_access,
+                    "exclude_tmpdir_env_var": self.exclude_tmpdir_env_var,
+                    "exclude_slash_tmp": self.exclude_slash_tmp}
+        return {"type": self.sandbox_mode}
+
+    def may_write(self, path: Path, cwd: Path) -> bool:
+        """Whether a file write by the agent itself (apply_patch) is inside the policy."""
+        if self.sandbox_mode == DANGER_FULL_ACCESS:
+            return True
+        if self.sandbox_mode == READ_ONLY:
+            return False
+        real = Path(os.path.realpath(path))
+        for root in self.writable_roots(cwd):
+            r = Path(os.path.realpath(root))
+            if real == r or r in real.parents:
+                rel = real.relative_to(r)
+                # .git stays read-only inside writable roots.
+                return not (rel.parts and rel.parts[0] == ".git")
+        return False
+
+
+def sandbox_module() -> Any | None:
+    """`codex.sandbox` when it provides the kernel sandbox, else None."""
+    try:
+        import codex.sandbox as sb
+    except ImportError:
+        return None
+    if not all(hasattr(sb, n) for n in ("SandboxPolicy", "wrap_argv")):
+        return None
+    return sb

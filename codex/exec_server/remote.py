@@ -32,6 +32,7 @@ from codex.exec_server.backend import (
     Failed,
     Output,
     ReadResult,
+    SpawnError,
     StartParams,
     WriteStatus,
 )
@@ -516,11 +517,17 @@ class RemoteBackend(ExecBackend):
             wire["sandbox"] = dict(params.sandbox)
         try:
             await self._request("process/start", wire)
+        except ExecServerError as e:
+            self._unroute(pid, stream)
+            raise SpawnError(e.message) from e
         except BaseException:
-            if self._routes.get(pid) is stream:
-                del self._routes[pid]
+            self._unroute(pid, stream)
             raise
         return RemoteProcess(self, pid, params.tty), stream
+
+    def _unroute(self, pid: str, stream: EventStream) -> None:
+        if self._routes.get(pid) is stream:
+            del self._routes[pid]
 
     def _on_notification(self, method: str, params: Mapping[str, Any]) -> None:
         pid = params.get("processId")

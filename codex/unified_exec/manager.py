@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codex.errors import CodexError
-from codex.exec_server.backend import ExecBackend, StartParams, WriteStatus
+from codex.exec_server.backend import ExecBackend, SpawnError, StartParams, WriteStatus
 from codex.unified_exec.buffer import Collected
 from codex.unified_exec.output import DEFAULT_MAX_OUTPUT_TOKENS, format_result, render_output
 from codex.unified_exec.process import ProcessHandle, UnifiedExecProcess
@@ -184,8 +184,8 @@ class UnifiedExecManager:
         )
         try:
             process, events = await self._backend.start(params)
-        except (CodexError, OSError, ValueError) as e:
-            why = e.message if isinstance(e, CodexError) else (e.strerror or str(e))
+        except (SpawnError, CodexError, OSError) as e:
+            why = e.message if isinstance(e, SpawnError | CodexError) else (e.strerror or str(e))
             if isinstance(e, OSError) and e.filename:
                 why = f"{why}: {e.filename}"
             return self._error(cmd, f"exec_command failed for `{cmd}`: {why}", started,

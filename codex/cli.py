@@ -114,6 +114,8 @@ def _add_exec_server_args(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="file holding the bearer token clients must send (required off loopback)",
     )
+    # For tests: how long a closed process stays readable (spec: 30 s).
+    p.add_argument("--retain-closed-ms", type=int, default=None, help=argparse.SUPPRESS)
 
 
 def _add_sandbox_args(p: argparse.ArgumentParser) -> None:

@@ -130,7 +130,11 @@ def _add_sandbox_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--writable-root", action="append", default=[], metavar="DIR", help="extra writable dir"
     )
-    p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+    # Internal: the helper behind codex.sandbox.wrap_argv (a whole policy as JSON).
+    p.add_argument("--policy-json", metavar="JSON", help=argparse.SUPPRESS)
+    # dest is not "command": that name holds the subcommand in the top-level namespace.
+    p.add_argument("sandboxed_argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]",
+                   help="the command to run")
 
 
 def _add_login_args(p: argparse.ArgumentParser) -> None:

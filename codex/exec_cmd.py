@@ -297,21 +297,16 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
             sandbox_wire = sb.SandboxPolicy.from_wire(policy.to_wire(cwd)).to_wire()
             sandbox_ok = True
 
-    backend, manager = None, None
+    from codex.unified_exec import UnifiedExecManager
+    from codex.unified_exec.backend_select import backend_from_config
+
     router = ToolRouter(cwd=cwd, policy=policy, manager=None, emit=emit,
-                        sandbox_available=sandbox_ok)
-    try:
-        from codex.exec_server.local import LocalBackend
-        from codex.unified_exec import UnifiedExecManager
-    except ImportError:
-        pass
-    else:
-        backend = LocalBackend()
-        manager = UnifiedExecManager(
-            backend, cwd=str(cwd), sandbox=sandbox_wire,
-            tool_output_token_limit=int(cfg["tool_output_token_limit"]),
-            apply_patch_hook=router.apply_patch_hook)
-        router.manager = manager
+                        sandbox_available=sandbox_ok, wire=provider.get("wire_api", "responses"))
+    manager = UnifiedExecManager(
+        backend_from_config(cfg, getattr(args, "exec_server", None)), cwd=str(cwd),
+        sandbox=sandbox_wire, tool_output_token_limit=int(cfg["tool_output_token_limit"]),
+        apply_patch_hook=router.apply_patch_hook)
+    router.manager = manager
 
     client = make_client(provider, model=str(cfg["model"]), api_key=api_key,
                          session_id=session_id,
@@ -348,11 +343,8 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
                 pass
-        # Sessions outlive turns, not the process.
-        if manager is not None:
-            await manager.shutdown()
-        if backend is not None:
-            await backend.close()
+        # Sessions outlive turns, not the process (shutdown also closes the backend).
+        await manager.shutdown()
         client.close()
         if rollout is not None:
             rollout.close()

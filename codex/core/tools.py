@@ -14,6 +14,7 @@ from typing import Any
 
 from codex.core.events import Emitter, ItemCompleted, ItemStarted, ItemUpdated
 from codex.core.policy import DANGER_FULL_ACCESS, READ_ONLY, Policy
+from codex.errors import CodexError
 
 UPDATE_PLAN_TOOL: dict[str, Any] = {
     "type": "function",
@@ -45,34 +46,22 @@ UPDATE_PLAN_TOOL: dict[str, Any] = {
     },
 }
 
-# Used only when the apply_patch package does not export its own tool definition.
-_FALLBACK_APPLY_PATCH_TOOL: dict[str, Any] = {
-    "type": "custom",
-    "name": "apply_patch",
-    "description": ("Edit files with a patch: '*** Begin Patch', then Add File / Update File / "
-                    "Delete File hunks, then '*** End Patch'. Send the patch text as is."),
-    "format": {"type": "text"},
-}
-
 PLAN_UPDATED = "Plan updated"
 
 _PATCH_PATH = re.compile(r"^\*\*\* (?:Add File|Update File|Delete File|Move to): (.+?)\s*$", re.M)
 
 
 def _exec_tools() -> list[dict[str, Any]]:
-    try:
-        from codex.unified_exec import EXEC_COMMAND_TOOL, WRITE_STDIN_TOOL
-    except ImportError:
-        return []
+    from codex.unified_exec import EXEC_COMMAND_TOOL, WRITE_STDIN_TOOL
+
     return [EXEC_COMMAND_TOOL, WRITE_STDIN_TOOL]
 
 
-def _apply_patch_tool() -> dict[str, Any]:
-    try:
-        from codex.core.apply_patch import APPLY_PATCH_FREEFORM_TOOL
-    except ImportError:
-        return _FALLBACK_APPLY_PATCH_TOOL
-    return APPLY_PATCH_FREEFORM_TOOL
+def _apply_patch_tool(wire: str) -> dict[str, Any]:
+    """Freeform (raw patch text) on Responses; a JSON function with `input` on Chat."""
+    from codex.core.apply_patch.tool import APPLY_PATCH_FREEFORM_TOOL, APPLY_PATCH_JSON_TOOL
+
+    return APPLY_PATCH_JSON_TOOL if wire == "chat" else APPLY_PATCH_FREEFORM_TOOL
 
 
 def patch_paths(text: str) -> list[str]:
@@ -84,18 +73,19 @@ class ToolRouter:
     """Runs tool calls for one session."""
 
     def __init__(self, *, cwd: Path, policy: Policy, manager: Any, emit: Emitter,
-                 sandbox_available: bool) -> None:
+                 sandbox_available: bool, wire: str = "responses") -> None:
         self.cwd = cwd
         self.policy = policy
         self.manager = manager
         self.emit = emit
         self.sandbox_available = sandbox_available
+        self.wire = wire
         self._plan_item: dict[str, Any] | None = None
         self._running: dict[int, dict[str, Any]] = {}  # session id -> command item
 
     def specs(self) -> list[dict[str, Any]]:
-        tools = _exec_tools() if self.manager is not None else []
-        return [*tools, _apply_patch_tool(), UPDATE_PLAN_TOOL]
+        tools = _exec_tools()
+        return [*tools, _apply_patch_tool(self.wire), UPDATE_PLAN_TOOL]
 
     # -- dispatch ------------------------------------------------------------------------
     async def handle(self, call: dict[str, Any]) -> dict[str, Any]:
@@ -110,10 +100,9 @@ class ToolRouter:
         name = str(call.get("name") or "")
         if call.get("type") == "custom_tool_call":
             if name == "apply_patch":
-                return await self.apply_patch(str(call.get("input") or ""))
+                return (await self.apply_patch(str(call.get("input") or "")))[0]
             return f"unsupported call: {name}"
-        if name not in ("exec_command", "write_stdin", "apply_patch", "update_plan") or (
-                name in ("exec_command", "write_stdin") and self.manager is None):
+        if name not in ("exec_command", "write_stdin", "apply_patch", "update_plan"):
             return f"unsupported call: {name}"
         raw = call.get("arguments")
         try:
@@ -130,7 +119,7 @@ class ToolRouter:
             patch = args.get("input", args.get("patch"))
             if not isinstance(patch, str):
                 return "failed to parse function arguments: missing string field `input`"
-            return await self.apply_patch(patch)
+            return (await self.apply_patch(patch))[0]
         return self.update_plan(args)
 
     # -- exec_command / write_stdin --------------------------------------------------------
@@ -196,46 +185,45 @@ class ToolRouter:
         text = result.text
         if self.policy.sandbox_mode == DANGER_FULL_ACCESS or result.exit_code in (None, 0):
             return text
-        if _is_sandbox_denial(result):
+        if _is_sandbox_denial(result, self.policy.to_wire(self.cwd)):
             text += (f"\n\nNote: the {self.policy.sandbox_mode} sandbox denied this command "
                      f"(approval policy `{self.policy.approval}`: it cannot be rerun outside "
                      "the sandbox).")
         return text
 
     # -- apply_patch ----------------------------------------------------------------------
-    async def apply_patch(self, patch: str, cwd: str | None = None) -> str:
+    async def apply_patch(self, patch: str, cwd: str | None = None) -> tuple[str, bool]:
+        """Check the policy, then apply all-or-nothing: (output text, applied?)."""
+        from codex.core.apply_patch import PatchError, apply_patch
+
         base = Path(cwd) if cwd else self.cwd
-        paths = patch_paths(patch)
         item = self.emit.new_item("file_change", changes=[], status="in_progress")
-        denied = [p for p in paths if not self.policy.may_write(base / p, self.cwd)]
+        denied = [p for p in patch_paths(patch) if not self.policy.may_write(base / p, self.cwd)]
         if denied:
             item["status"] = "failed"
             self.emit(ItemCompleted(item))
             why = ("the sandbox is read-only" if self.policy.sandbox_mode == READ_ONLY
                    else "outside the writable roots of the workspace-write sandbox")
             return (f"apply_patch declined: writing {', '.join(denied)} is not allowed ({why}; "
-                    f"approval policy `{self.policy.approval}`).")
-        try:
-            from codex.core.apply_patch import PatchError, apply_patch
-        except ImportError:
-            item["status"] = "failed"
-            self.emit(ItemCompleted(item))
-            return "apply_patch verification failed: the patch engine is not available"
+                    f"approval policy `{self.policy.approval}`)."), False
         try:
             result = await asyncio.to_thread(apply_patch, patch, base)
         except PatchError as e:
             item["status"] = "failed"
             self.emit(ItemCompleted(item))
-            return f"apply_patch verification failed: {getattr(e, 'message', str(e))}"
+            return f"apply_patch verification failed: {e.message}", False
         item["changes"] = [{"path": str(base / (c.move_path or c.path)), "kind": c.kind}
                            for c in result.changes]
         item["status"] = "completed"
         self.emit(ItemCompleted(item))
-        return result.summary_text()
+        return result.summary_text(), True
 
     async def apply_patch_hook(self, patch: str, cwd: str) -> str:
-        """unified_exec calls this for `apply_patch <<'EOF'` commands."""
-        return await self.apply_patch(patch, cwd)
+        """unified_exec calls this for `apply_patch <<'EOF'` commands (failure = exit 1)."""
+        text, ok = await self.apply_patch(patch, cwd)
+        if not ok:
+            raise CodexError(text)
+        return text
 
     # -- update_plan ------------------------------------------------------------------------
     def update_plan(self, args: dict[str, Any]) -> str:
@@ -261,19 +249,12 @@ class ToolRouter:
 
 
 def _heredoc_patch(cmd: str) -> str | None:
-    try:
-        from codex.core.apply_patch import extract_heredoc
-    except ImportError:
-        return None
+    from codex.core.apply_patch import extract_heredoc
+
     return extract_heredoc(cmd)
 
 
-def _is_sandbox_denial(result: Any) -> bool:
-    try:
-        from codex.sandbox import is_sandbox_denial
-    except ImportError:
-        return False
-    try:
-        return bool(is_sandbox_denial(result.exit_code, result.output or ""))
-    except TypeError:
-        return False
+def _is_sandbox_denial(result: Any, policy_wire: dict[str, Any]) -> bool:
+    from codex.sandbox import is_sandbox_denial
+
+    return is_sandbox_denial(result.exit_code, result.output or "", policy=policy_wire)

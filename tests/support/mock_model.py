@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -37,7 +37,7 @@ class MockModel:
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
-        self._script: list[Reply] = []
+        self._script: list[Reply | Callable[[Request], Reply]] = []
         self.default: Reply | None = None
         self._cond = threading.Condition()
         self._holds: list[threading.Event] = []
@@ -92,7 +92,9 @@ class MockModel:
         return f"http://{host}:{port}/v1"
 
     # -- scripting ---------------------------------------------------------------------
-    def add(self, *replies: Reply) -> None:
+    def add(self, *replies: Reply | Callable[[Request], Reply]) -> None:
+        """Queue replies; a callable builds its reply from the request (e.g. to echo an id
+        that only the previous tool output revealed)."""
         with self._cond:
             self._script.extend(replies)
 
@@ -107,7 +109,8 @@ class MockModel:
             self.requests.append(req)
             self._cond.notify_all()
             if self._script:
-                return self._script.pop(0)
+                nxt = self._script.pop(0)
+                return nxt(req) if callable(nxt) else nxt
             if self.default is not None:
                 return self.default
         return Reply(status=500, body='{"error": {"message": "mock: no scripted reply"}}')

@@ -75,7 +75,7 @@ class StreamingPost:
                 self._put(("lines", [pending]))
             self._put(("eof",))
         except Exception as e:  # noqa: BLE001 - any read failure ends this attempt
-            self._put(("error", _describe(e)))
+            self._put(("error", self._idle_message() if _is_timeout(e) else _describe(e)))
         finally:
             resp.close()
 
@@ -85,8 +85,10 @@ class StreamingPost:
             return await asyncio.wait_for(self._queue.get(), self._idle)
         except TimeoutError:
             self.close()
-            raise TransportError(
-                f"idle timeout: no data from the model for {self._idle:g} s") from None
+            raise TransportError(self._idle_message()) from None
+
+    def _idle_message(self) -> str:
+        return f"idle timeout: no data from the model for {self._idle:g} s"
 
     async def start(self) -> int:
         """Send the request; return the HTTP status (raises TransportError)."""
@@ -122,6 +124,14 @@ class StreamingPost:
                 resp.close()
             except Exception:  # noqa: BLE001 - closing a socket mid-read may complain
                 pass
+
+
+def _is_timeout(e: BaseException) -> bool:
+    import socket
+
+    from urllib3.exceptions import ReadTimeoutError
+
+    return isinstance(e, ReadTimeoutError | socket.timeout | requests.Timeout)
 
 
 def _describe(e: BaseException) -> str:

@@ -172,3 +172,14 @@ def test_missing_usage_counts_as_zero(hr: Harness) -> None:
     assert json_events(r.stdout)[-1]["usage"] == {
         "input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0,
         "reasoning_output_tokens": 0}
+
+
+def test_chat_error_chunk_rate_limit_is_retried(tmp_path: Path) -> None:
+    for h in harness_for(tmp_path, "chat"):
+        h.mock.add(mm.Reply(events=[{"error": {"code": "rate_limit_exceeded",
+                                               "message": "Busy. Please try again in 10ms."}}]),
+                   h.answer("ok"))
+        r = h.run("--json", "go")
+        assert r.returncode == 0, r.stderr
+        errs = _errors(r.stdout)
+        assert len(errs) == 1 and "try again in 10ms" in errs[0]

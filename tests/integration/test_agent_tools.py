@@ -240,3 +240,23 @@ def test_escalation_is_declined_under_approval_never(hr: Harness) -> None:
     env_ctx = hr.user_texts(0)[-2]
     assert "<sandbox_mode>workspace-write</sandbox_mode>" in env_ctx
     assert "<approval_policy>never</approval_policy>" in env_ctx
+
+
+def test_running_session_is_kept_during_turn_and_killed_at_exit(hr: Harness) -> None:
+    import os
+
+    hr.mock.add(hr.calls(("c1", "exec_command", {"cmd": "echo $$ > pid.txt; exec sleep 60",
+                                                  "yield_time_ms": 300})),
+                hr.calls(("c2", "exec_command", {"cmd": "kill -0 $(cat pid.txt) && echo alive"})),
+                hr.answer("bye"))
+    r = hr.run(*FULL, "background")
+    assert r.returncode == 0, r.stderr
+    assert "Process running with session ID" in hr.outputs(1)["c1"]
+    assert hr.outputs(2)["c2"].endswith("alive\n")  # still running later in the turn
+    pid = int((hr.cwd / "pid.txt").read_text())
+    try:
+        os.kill(pid, 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    assert not alive, "the session's process outlived codex exec"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -34,7 +35,8 @@ class StreamingPost:
         self._idle = idle_timeout_s
         self._queue: asyncio.Queue[tuple] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
-        self._resp: requests.Response | None = None
+        self._sock: socket.socket | None = None
+        self._finished = False
         self._closed = False
         self.status = 0
         self.headers: dict[str, str] = {}
@@ -54,7 +56,8 @@ class StreamingPost:
         except requests.RequestException as e:
             self._put(("error", _describe(e)))
             return
-        self._resp = resp
+        conn = getattr(resp.raw, "connection", None) or getattr(resp.raw, "_connection", None)
+        self._sock = getattr(conn, "sock", None)
         self._put(("status", resp.status_code, {k.lower(): v for k, v in resp.headers.items()}))
         try:
             if resp.status_code >= 400:
@@ -77,12 +80,16 @@ class StreamingPost:
         except Exception as e:  # noqa: BLE001 - any read failure ends this attempt
             self._put(("error", self._idle_message() if _is_timeout(e) else _describe(e)))
         finally:
+            self._finished = True
             resp.close()
 
     # -- loop side -----------------------------------------------------------------------
     async def _get(self) -> tuple:
+        # asyncio.timeout, not wait_for: in 3.11 wait_for swallows a cancellation (Ctrl-C)
+        # that lands just as a message arrives, leaving the turn running.
         try:
-            return await asyncio.wait_for(self._queue.get(), self._idle)
+            async with asyncio.timeout(self._idle):
+                return await self._queue.get()
         except TimeoutError:
             self.close()
             raise TransportError(self._idle_message()) from None
@@ -117,18 +124,19 @@ class StreamingPost:
                 raise TransportError(msg[1])
 
     def close(self) -> None:
+        """Stop reading. Never blocks: closing the response from this thread would wait for
+        the buffer lock the worker holds while blocked in recv(); shutting the socket down
+        instead wakes that recv, and the worker closes the response itself."""
         self._closed = True
-        resp = self._resp
-        if resp is not None:
+        sock = self._sock
+        if sock is not None and not self._finished:
             try:
-                resp.close()
-            except Exception:  # noqa: BLE001 - closing a socket mid-read may complain
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
                 pass
 
 
 def _is_timeout(e: BaseException) -> bool:
-    import socket
-
     from urllib3.exceptions import ReadTimeoutError
 
     return isinstance(e, ReadTimeoutError | socket.timeout | requests.Timeout)

@@ -324,3 +324,40 @@ def test_sigint_ends_turn_with_130_and_writes_rollout(hr: Harness) -> None:
     lines = [json.loads(x) for x in f.read_text().splitlines()]
     assert any(x["type"] == "event_msg" and x["payload"]["type"] == "turn_aborted"
                for x in lines)
+
+
+@pytest.mark.parametrize("args,code,text", [
+    (["resume"], 2, "resume needs --last or a session id"),
+    (["--last", "x"], 2, "--last only goes with resume"),
+    (["-c", "sandbox_mode=wide-open", "x"], 1, "invalid sandbox_mode"),
+    (["-c", 'model_providers.openai.wire_api="grpc"', "x"], 1, "invalid wire_api"),
+    (["-c", "model_provider=nope", "x"], 1, "unknown model_provider"),
+    (["--output-schema", "/nonexistent/schema.json", "x"], 2, "--output-schema"),
+    (["-i", "/nonexistent/pic.png", "x"], 2, "--image"),
+])
+def test_bad_invocations_fail_cleanly(hr: Harness, args: list[str], code: int,
+                                      text: str) -> None:
+    r = hr.run(*args)
+    assert r.returncode == code, r.stderr
+    assert text in r.stderr and "Traceback" not in r.stderr
+    assert hr.mock.requests == []
+
+
+def test_human_mode_interrupt_exits_130(hr: Harness) -> None:
+    import threading
+
+    hold = threading.Event()
+    hr.mock.add(mm.Reply(events=[{"type": "response.created", "response": {"id": "r"}}],
+                         hold=hold))
+    p = hr.popen("wait")
+    try:
+        hr.mock.wait_for_requests(1)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        hold.set()
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 130
+    assert out == "" and "interrupted" in err

@@ -26,7 +26,17 @@ __all__ = [
 
 def make_client(provider: Mapping[str, Any], **kwargs: Any) -> ModelClient:
     """The client for the provider's `wire_api`."""
-    if provider.get("wire_api", "responses") == "chat":
+    wire = provider.get("wire_api", "responses")
+    if wire not in ("responses", "chat"):
+        from codex.config import ConfigError
+
+        raise ConfigError(f"model provider {provider.get('id')!r}: invalid wire_api {wire!r} "
+                          "(expected \"responses\" or \"chat\")")
+    if not provider.get("base_url"):
+        from codex.config import ConfigError
+
+        raise ConfigError(f"model provider {provider.get('id')!r} has no base_url")
+    if wire == "chat":
         from codex.core.client.chat import ChatClient
 
         return ChatClient(provider, **kwargs)

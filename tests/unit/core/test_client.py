@@ -132,3 +132,12 @@ def test_chat_messages_from_history() -> None:
     assert json.loads(msgs[2]["tool_calls"][1]["function"]["arguments"]) == {"input": "P"}
     assert msgs[3:] == [{"role": "tool", "tool_call_id": "c1", "content": "o1"},
                         {"role": "tool", "tool_call_id": "c2", "content": "o2"}]
+
+
+def test_chat_user_images_become_image_url_parts() -> None:
+    items = [{"type": "message", "role": "user", "content": [
+        {"type": "input_text", "text": "look"},
+        {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}]}]
+    assert to_messages("s", items)[1] == {"role": "user", "content": [
+        {"type": "text", "text": "look"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}

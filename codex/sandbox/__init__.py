@@ -11,7 +11,6 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from codex.sandbox.errors import EXIT_SANDBOX_FAILED, InvalidSandboxPolicy, SandboxUnavailable
 from codex.sandbox.policy import DANGER_FULL_ACCESS, SandboxPolicy
@@ -26,29 +25,63 @@ __all__ = [
     "wrap_argv",
 ]
 
-# Runs this checkout's codex without `-m`: `-I` keeps the helper from importing a `codex/`
-# package the command may have written into its cwd (that code would run unsandboxed).
-_BOOT = "import sys; sys.path.insert(0, {path!r}); from codex.cli import main; sys.exit(main())"
+# From a checkout: `-I` (and no `-m`) keeps these from importing a `codex/` package the command
+# may have written into its cwd, or anything on PYTHONPATH; that code would run before the
+# sandbox is in place. The helper needs only the standard library and this package, so it also
+# skips site-packages (`-S`: .pth processing of an editable install alone costs ~20 ms) and
+# codex.cli (argparse): every sandboxed command pays for this start-up.
+_CLI_BOOT = ("import sys; sys.path.insert(0, {path!r}); from codex.cli import main; "
+             "sys.exit(main())")
+# (Appended, not prepended: the standard library stays ahead of whatever sits beside codex.)
+_HELPER_BOOT = ("import sys; sys.path.append({path!r}); from codex.sandbox._helper import "
+                "main; sys.exit(main(sys.argv[1:]))")
+
+
+def _frozen() -> bool:
+    return bool(getattr(sys, "frozen", False)) or "__compiled__" in globals()
+
+
+def _frozen_executable() -> str:
+    # The program really running, whatever the freezer says sys.executable is (and past any
+    # launcher that unpacked it): re-executing it skips the launcher's work.
+    if sys.platform.startswith("linux"):
+        try:
+            exe = os.readlink("/proc/self/exe")
+        except OSError:
+            exe = ""
+        if exe and os.path.isfile(exe):
+            return exe
+    return sys.executable
+
+
+def _package_parent() -> str:
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def self_command() -> list[str]:
     """The argv prefix that runs this very codex (the packaged binary when frozen)."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable]
-    if "__compiled__" in globals():  # Nuitka: argv[0] is the distributed file
-        return [os.path.abspath(sys.argv[0])]
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return [sys.executable, "-I", "-c", _BOOT.format(path=pkg_parent)]
+    if _frozen():
+        return [_frozen_executable()]
+    return [sys.executable, "-I", "-c", _CLI_BOOT.format(path=_package_parent())]
 
 
-def wrap_argv(policy: Mapping[str, Any] | SandboxPolicy, argv: Sequence[str],
-              cwd: str) -> list[str]:
+def _helper_prefix() -> list[str]:
+    if _frozen():
+        return [_frozen_executable(), "sandbox"]
+    return [sys.executable, "-I", "-S", "-c", _HELPER_BOOT.format(path=_package_parent())]
+
+
+def wrap_argv(policy: Mapping[str, object] | SandboxPolicy, argv: Sequence[str],
+              cwd: str | None, *, arg0: str | None = None) -> list[str]:
     """The argv that runs `argv` in `cwd` under `policy` (a `to_wire()` dict or a policy).
 
     danger-full-access returns `argv` unchanged. On Linux the result re-executes codex as
     `codex sandbox --policy-json ... -- argv`, which restricts itself and then execs `argv`; on
     macOS it is `/usr/bin/sandbox-exec -p PROFILE ...`. Raises SandboxUnavailable when this
-    machine cannot enforce the policy (never returns an unsandboxed argv for it)."""
+    machine cannot enforce the policy (never returns an unsandboxed argv for it).
+
+    `arg0`, when given, is the argv[0] the command sees (e.g. `-bash` for a login shell); the
+    Linux helper carries it, macOS's sandbox-exec cannot (there it is dropped)."""
     p = SandboxPolicy.from_wire(policy)
     argv = [str(a) for a in argv]
     if not argv:
@@ -59,8 +92,11 @@ def wrap_argv(policy: Mapping[str, Any] | SandboxPolicy, argv: Sequence[str],
         from codex.sandbox import linux
 
         linux.check_available(p)
-        spec = json.dumps({**p.to_wire(), "cwd": cwd}, separators=(",", ":"))
-        return [*self_command(), "sandbox", "--policy-json", spec, "--", *argv]
+        extra: dict[str, str] = {"cwd": os.path.abspath(cwd) if cwd else os.getcwd()}
+        if arg0 is not None:
+            extra["arg0"] = arg0
+        spec = json.dumps({**p.to_wire(), **extra}, separators=(",", ":"))
+        return [*_helper_prefix(), "--policy-json", spec, "--", *argv]
     if sys.platform == "darwin":
         from codex.sandbox import macos
 
@@ -81,7 +117,7 @@ _NET_DENIALS = ("network is unreachable", "could not resolve host", "name or ser
 
 
 def is_sandbox_denial(exit_code: int | None, output: str, *,
-                      policy: Mapping[str, Any] | SandboxPolicy | None = None) -> bool:
+                      policy: Mapping[str, object] | SandboxPolicy | None = None) -> bool:
     """Whether a failed command looks stopped by the sandbox (a heuristic for the model).
 
     True for a non-zero exit whose output carries the errors Landlock, the read-only mounts

@@ -17,3 +17,5 @@ class SandboxUnavailable(CodexError):
 
 class InvalidSandboxPolicy(CodexError, ValueError):
     """A policy dict (from the wire or config) that cannot be understood."""
+
+    exit_code = EXIT_SANDBOX_FAILED

@@ -1,32 +1,41 @@
 """Linux enforcement: Landlock for files, a fresh network namespace for the network.
 
 `apply_to_self(policy, cwd)` restricts the *calling* process; the caller then execs the command,
-so the restriction covers the command and every descendant (Landlock domains and namespaces are
-inherited across fork and exec and cannot be left). It is called by `codex sandbox` in the
-process that is about to become the command, i.e. between fork and exec of the spawner.
+so the restriction covers the command and every descendant (Landlock domains, namespaces and
+seccomp filters are inherited across fork and exec and cannot be left). It is called by
+`codex sandbox` in the process that is about to become the command, i.e. between the
+spawner's fork and the command's exec.
 
 The steps, in this order (each needs the previous one's privileges):
 1. Namespaces. Network off -> a new network namespace: it holds only a loopback interface of its
-   own, so every IP protocol (TCP, UDP, raw, sockets made through io_uring) reaches nothing, and
-   no per-architecture syscall filter is needed. Pathname AF_UNIX sockets keep working (they
-   are found through the filesystem, not the namespace); abstract ones stay inside. We chose
-   this over seccomp-denying `socket(AF_INET*)` because a namespace covers all protocols and
-   syscalls at once, and seccomp filters must track every architecture and every new syscall
-   that creates sockets. As non-root the namespace needs a user namespace (mapping just our own
-   uid); as root we create it directly, so root keeps its ordinary file permissions.
-   workspace-write with a `.git` to protect -> also a mount namespace (see step 2).
-2. `.git` carve-out. Landlock only grants; a rule on a writable root covers everything below
-   it and nothing can be subtracted. Granting per top-level entry instead would forbid
-   creating new files directly in the root. So we grant the whole root and, in a private mount
+   own, so every IP protocol (TCP, UDP, raw, sockets made through io_uring) reaches nothing,
+   with no per-architecture syscall table to keep right. Pathname AF_UNIX sockets keep working
+   (they are found through the filesystem, not the namespace); abstract ones stay inside. As
+   non-root this needs a user namespace (mapping just our own uid); root creates it directly
+   and keeps its ordinary file permissions. workspace-write also gets a mount namespace.
+   Fallback, where no namespace can be had (user namespaces disabled, e.g. by Ubuntu's AppArmor
+   restriction, or already inside a codex sandbox): a seccomp filter refuses socket(2) for
+   every family but AF_UNIX, and io_uring (see network_filter). We prefer the namespace because
+   it covers every protocol and syscall at once; the filter must track architectures and each
+   new way to make a socket.
+2. `.git` carve-out. Landlock only grants: a rule on a writable root covers everything below it
+   and nothing can be subtracted. So we grant the whole root and, in the private mount
    namespace, bind-mount each protected path read-only onto itself: writes there fail with
-   EROFS, renaming or deleting it fails with EBUSY (it is a mount point), hard links out of it
-   fail with EXDEV (another mount). The sandboxed command cannot unmount it: Landlock denies
-   every mount/umount to a restricted process. Limits: only `ROOT/.git` of each writable root
-   (and the git dir a `.git` file points to) is protected, not repositories nested deeper or
-   created later; hard links into `.git` made before the sandbox started are ordinary files.
+   EROFS, renaming or deleting it fails with EBUSY (a mount point), hard links out of it fail
+   with EXDEV (another mount). The command cannot unmount it: Landlock denies every mount and
+   umount to a restricted process. Without a mount namespace (the fallback) we grant per entry
+   instead (write_rules): every entry of the root but `.git` gets the write rule, the root
+   itself none, so `.git` stays read-only at the price that new entries cannot be made directly
+   in that root. Limits: only `ROOT/.git` of each writable root (and the git dir a `.git` file
+   points to) is protected, not repositories nested deeper or created later; hard links into
+   `.git` made before the sandbox started are ordinary files.
+   workspace-write also gets an empty private tmpfs on /dev/shm (POSIX shared memory and
+   semaphores, e.g. Python's multiprocessing locks, need a writable one; the machine's own
+   stays out of reach). Not in the fallback, where /dev/shm is read-only.
 3. Root only: drop dangerous capabilities (modules, raw I/O, mknod, admin, ptrace, ...) from
    the bounding set, so the command, exec'd as root, does not get them back.
-4. `PR_SET_NO_NEW_PRIVS`: no set-uid/file-capability gains after exec (Landlock needs it too).
+4. `PR_SET_NO_NEW_PRIVS`: no set-uid/file-capability gains after exec (Landlock and seccomp
+   need it too).
 5. Landlock: read and execute everywhere; read/write/ioctl on the terminal and null devices;
    everything except making device nodes under each writable root (none in read-only).
    REFER (ABI 2) lets renames and links inside the roots work and stops links that would give
@@ -34,13 +43,21 @@ The steps, in this order (each needs the previous one's privileges):
    IOCTL_DEV (ABI 5) is granted only on the terminal devices; signal scoping (ABI 6) keeps the
    command from signalling processes outside the sandbox.
 
+Known limits: pathname AF_UNIX sockets stay reachable with the network off (Landlock cannot
+restrict connect(2) on them), so a local daemon that trusts its peers (docker.sock, systemd's
+private socket for root) is as reachable as it is outside; output may be written to other
+terminals the user owns (/dev/pts is granted so commands can open PTYs; injecting input needs
+CAP_SYS_ADMIN, which the command never has).
+
 We require Landlock ABI >= 3: below it truncate(2) of any file the user owns is not restricted,
 which would make "read-only" untrue. Nothing here ever falls back to running unsandboxed: a
 missing feature raises SandboxUnavailable.
 
-Testing hooks (they can only make the sandbox refuse, never weaken it, so they are honoured
-always): `CODEX_SANDBOX_SIMULATE_NO_LANDLOCK=1` behaves as a kernel without Landlock;
-`CODEX_SANDBOX_SIMULATE_LANDLOCK_ABI=N` caps the detected ABI at N.
+Testing hooks, honoured always because they never weaken the sandbox:
+`CODEX_SANDBOX_SIMULATE_NO_LANDLOCK=1` behaves as a kernel without Landlock (refuses);
+`CODEX_SANDBOX_SIMULATE_LANDLOCK_ABI=N` caps the detected ABI at N (refuses below 3);
+`CODEX_SANDBOX_SIMULATE_NO_USERNS=1` takes the no-namespace fallback (seccomp + per-entry
+Landlock), which enforces the same policy.
 """
 
 from __future__ import annotations
@@ -118,6 +135,7 @@ _MS_BIND = 4096
 _MS_REC = 16384
 _MS_SLAVE = 1 << 19
 _MS_RELATIME = 1 << 21
+_PR_CAPBSET_READ = 23
 _PR_CAPBSET_DROP = 24
 _PR_SET_NO_NEW_PRIVS = 38
 _SIOCGIFFLAGS = 0x8913
@@ -129,8 +147,7 @@ _IFF_UP = 0x1
 # ptrace, time, boot, file capabilities, BPF, ...) is dropped from the bounding set.
 _KEEP_CAPS = frozenset({
     0,  # CHOWN
-    1,  # DAC_OVERRIDE
-    2,  # DAC_READ_SEARCH
+    1,  # DAC_OVERRIDE (not DAC_READ_SEARCH: it grants open_by_handle_at, a way around paths)
     3,  # FOWNER
     4,  # FSETID
     5,  # KILL
@@ -187,28 +204,25 @@ def check_available(policy: SandboxPolicy) -> None:
             f"sandbox needs ABI {MIN_LANDLOCK_ABI} (Linux 6.2 or newer) to stop truncation of "
             "files outside the writable roots; the command was not run."
         )
-    if os.geteuid() != 0 and _needs_namespaces(policy):
-        _check_user_namespaces()
+    if not policy.full_network and seccomp_arch() is None and not _userns_possible():
+        raise SandboxUnavailable(
+            "sandbox unavailable: network isolation needs user namespaces (disabled here) or "
+            f"a seccomp filter (not supported on {os.uname().machine}); the command was not run"
+        )
 
 
-def _needs_namespaces(policy: SandboxPolicy) -> bool:
-    return not policy.full_network or policy.mode == WORKSPACE_WRITE
-
-
-def _check_user_namespaces() -> None:
-    for path, bad in (("/proc/sys/kernel/unprivileged_userns_clone", "0"),
-                      ("/proc/sys/user/max_user_namespaces", "0")):
+def _userns_possible() -> bool:
+    if os.geteuid() == 0:
+        return True
+    for path in ("/proc/sys/kernel/unprivileged_userns_clone",
+                 "/proc/sys/user/max_user_namespaces"):
         try:
             with open(path) as f:
-                value = f.read().strip()
+                if f.read().strip() == "0":
+                    return False
         except OSError:
             continue
-        if value == bad:
-            raise SandboxUnavailable(
-                "sandbox unavailable: network isolation and the .git carve-out need user "
-                f"namespaces, which are disabled here ({path} = {value}); the command was not "
-                "run. Enable them, or run codex as root."
-            )
+    return True
 
 
 def apply_to_self(policy: SandboxPolicy, cwd: str,
@@ -229,34 +243,48 @@ def apply_to_self(policy: SandboxPolicy, cwd: str,
     flags = 0
     if not policy.full_network:
         flags |= _CLONE_NEWNET
-    if protected:
+    if policy.mode == WORKSPACE_WRITE:
         flags |= _CLONE_NEWNS
+    isolated = True
     if flags:
-        _enter_namespaces(libc, flags, is_root)
-        if protected:
-            _protect(libc, protected)
-        if flags & _CLONE_NEWNET:
-            _loopback_up()
+        isolated = _enter_namespaces(libc, flags, is_root)
+        if isolated:
+            if protected:
+                _protect(libc, protected)
+            if flags & _CLONE_NEWNS and _private_shm(libc):
+                roots = [*roots, _SHM]
+            if flags & _CLONE_NEWNET:
+                _loopback_up()
     if is_root:
         _drop_capabilities(libc)
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise _fail("prctl(PR_SET_NO_NEW_PRIVS)")
-    _landlock(libc, abi, roots)
+    if not isolated and not policy.full_network:
+        _deny_ip_sockets(libc)
+    # Without the mount namespace, `.git` is kept read-only by Landlock alone (see write_rules).
+    _landlock(libc, abi, roots, [] if isolated else protected)
 
 
-def _enter_namespaces(libc: ctypes.CDLL, flags: int, is_root: bool) -> None:
-    if is_root:
-        if libc.unshare(flags) != 0:
-            raise _fail("unshare (network/mount namespace)")
-    else:
+def _enter_namespaces(libc: ctypes.CDLL, flags: int, is_root: bool) -> bool:
+    """Enter fresh namespaces for `flags`; False when user namespaces are not to be had (the
+    caller then isolates the network with seccomp instead, and protects .git by Landlock)."""
+    if os.environ.get("CODEX_SANDBOX_SIMULATE_NO_USERNS") == "1":
+        return False
+    # Root makes the namespaces directly (keeping its ordinary file permissions); a root that
+    # lacks CAP_SYS_ADMIN (e.g. already inside one of our sandboxes) goes the unprivileged way.
+    if not (is_root and libc.unshare(flags) == 0):
         uid, gid = os.geteuid(), os.getegid()
+        # Inside another Landlock sandbox the uid map cannot be written, and a user namespace
+        # without one would leave us unable to create files: find out before unsharing.
+        try:
+            os.close(os.open("/proc/self/uid_map", os.O_WRONLY | os.O_CLOEXEC))
+        except OSError:
+            return False
         if libc.unshare(flags | _CLONE_NEWUSER) != 0:
-            err = ctypes.get_errno()
-            raise SandboxUnavailable(
-                "sandbox unavailable: cannot create a user namespace for network isolation and "
-                f"the .git carve-out ({os.strerror(err)}); the command was not run. User "
-                "namespaces may be disabled for unprivileged users on this system."
-            )
+            if ctypes.get_errno() in (errno.EPERM, errno.EACCES, errno.ENOSPC, errno.EINVAL,
+                                      errno.EUSERS):
+                return False
+            raise _fail("unshare (user namespace)")
         # Map only ourselves: inside we are the same uid, with no power over anything else.
         try:
             _write("/proc/self/setgroups", "deny")
@@ -264,11 +292,26 @@ def _enter_namespaces(libc: ctypes.CDLL, flags: int, is_root: bool) -> None:
             _write("/proc/self/gid_map", f"{gid} {gid} 1\n")
         except OSError as e:
             raise SandboxUnavailable(
-                f"sandbox unavailable: cannot set up the user namespace ({e.strerror})"
+                f"sandbox unavailable: cannot set up the user namespace ({e.strerror}); the "
+                "command was not run"
             ) from None
     # Without this our read-only binds could propagate back to the host's mounts.
     if flags & _CLONE_NEWNS and libc.mount(None, b"/", None, _MS_REC | _MS_SLAVE, None) != 0:
         raise _fail("making the mount namespace private")
+    return True
+
+
+_SHM = "/dev/shm"
+
+
+def _private_shm(libc: ctypes.CDLL) -> bool:
+    # POSIX shared memory and semaphores (Python's multiprocessing locks) live in /dev/shm,
+    # which the whole machine shares. Rather than open it, give the command an empty one of its
+    # own in its mount namespace. Without it those calls fail, which is safe.
+    if not os.path.isdir(_SHM):
+        return False
+    return libc.mount(b"tmpfs", _SHM.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
+                      b"mode=1777,size=64m") == 0
 
 
 def _write(path: str, text: str) -> None:
@@ -276,9 +319,9 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
-_ST_TO_MS = ((os.ST_NOSUID, _MS_NOSUID), (os.ST_NODEV, _MS_NODEV), (os.ST_NOEXEC, _MS_NOEXEC),
-             (os.ST_NOATIME, _MS_NOATIME), (os.ST_NODIRATIME, _MS_NODIRATIME),
-             (os.ST_RELATIME, _MS_RELATIME))
+# statvfs f_flag bits (Linux values, spelled out so this module imports on any platform).
+_ST_TO_MS = ((2, _MS_NOSUID), (4, _MS_NODEV), (8, _MS_NOEXEC), (1024, _MS_NOATIME),
+             (2048, _MS_NODIRATIME), (4096, _MS_RELATIME))
 
 
 def _protect(libc: ctypes.CDLL, paths: list[str]) -> None:
@@ -300,16 +343,21 @@ def _protect(libc: ctypes.CDLL, paths: list[str]) -> None:
 def _loopback_up() -> None:
     # A namespace's own loopback lets sandboxed test suites talk to servers they start
     # themselves; it reaches nothing outside. Failure only costs that convenience.
+    import _socket  # the C module: `socket` costs ~3 ms of start-up we pay per command
     import fcntl
-    import socket
 
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            req = struct.pack("16sH14x", b"lo", 0)
-            flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), _SIOCGIFFLAGS, req))[1]
-            fcntl.ioctl(s.fileno(), _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
+        s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    except OSError:
+        return
+    try:
+        req = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), _SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(s.fileno(), _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
     except OSError:
         pass
+    finally:
+        s.close()
 
 
 def _drop_capabilities(libc: ctypes.CDLL) -> None:
@@ -319,18 +367,129 @@ def _drop_capabilities(libc: ctypes.CDLL) -> None:
     except (OSError, ValueError):
         last = 40
     for cap in range(last + 1):
-        if cap in _KEEP_CAPS:
+        # Skip what is kept, and what is already gone (inside another codex sandbox).
+        if cap in _KEEP_CAPS or libc.prctl(_PR_CAPBSET_READ, cap, 0, 0, 0) != 1:
             continue
-        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != errno.EINVAL:
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             raise _fail(f"dropping capability {cap}")
 
+
+# -- seccomp: the network fallback ---------------------------------------------------------
+# Used only where no network namespace can be had (user namespaces disabled, e.g. Ubuntu's
+# AppArmor restriction, or inside another codex sandbox): socket(2) for anything but AF_UNIX
+# fails with EACCES, and io_uring (which can create sockets without socket(2)) is refused.
+# Syscalls of a foreign ABI (32-bit compat, x32) are refused whole: their numbering differs
+# and socketcall(2) hides its arguments from the filter.
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_NR_SOCKET = {"x86_64": 41, "aarch64": 198}
+_NR_IO_URING_SETUP = 425  # the same on both
+_X32_SYSCALL_BIT = 0x40000000
+_AF_UNIX = 1
+_BPF_LD_W_ABS = 0x20
+_BPF_JEQ_K = 0x15
+_BPF_JSET_K = 0x45
+_BPF_RET_K = 0x06
+_SECCOMP_RET_ALLOW = 0x7FFF0000
+_SECCOMP_RET_ERRNO = 0x00050000
+_PR_SET_SECCOMP = 22
+_PR_GET_SECCOMP = 21
+_SECCOMP_MODE_FILTER = 2
+_OFF_NR, _OFF_ARCH, _OFF_ARG0 = 0, 4, 16  # struct seccomp_data (args[0] low word, LE)
+
+
+def seccomp_arch() -> str | None:
+    """This machine's architecture when we have a seccomp filter for it, else None."""
+    machine = os.uname().machine
+    return machine if machine in _AUDIT_ARCH else None
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def network_filter(arch: str) -> list[tuple[int, int, int, int]]:
+    """The BPF program (code, jt, jf, k) that keeps IP sockets from a process on `arch`."""
+    deny = _SECCOMP_RET_ERRNO | errno.EACCES
+    prog: list[tuple[int, int, int, int]] = [
+        (_BPF_LD_W_ABS, 0, 0, _OFF_ARCH),
+        (_BPF_JEQ_K, 1, 0, _AUDIT_ARCH[arch]),
+        (_BPF_RET_K, 0, 0, deny),
+        (_BPF_LD_W_ABS, 0, 0, _OFF_NR),
+    ]
+    if arch == "x86_64":
+        prog += [(_BPF_JSET_K, 0, 1, _X32_SYSCALL_BIT), (_BPF_RET_K, 0, 0, deny)]
+    prog += [
+        (_BPF_JEQ_K, 0, 1, _NR_IO_URING_SETUP),
+        (_BPF_RET_K, 0, 0, deny),
+        (_BPF_JEQ_K, 1, 0, _NR_SOCKET[arch]),
+        (_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
+        (_BPF_LD_W_ABS, 0, 0, _OFF_ARG0),
+        (_BPF_JEQ_K, 0, 1, _AF_UNIX),
+        (_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
+        (_BPF_RET_K, 0, 0, deny),
+    ]
+    return prog
+
+
+def _deny_ip_sockets(libc: ctypes.CDLL) -> None:
+    arch = seccomp_arch()
+    if arch is None:
+        raise SandboxUnavailable(
+            "sandbox unavailable: no network namespace could be made (user namespaces are "
+            f"disabled) and codex has no seccomp filter for {os.uname().machine}; the command "
+            "was not run"
+        )
+    prog = network_filter(arch)
+    arr = (_SockFilter * len(prog))(*(_SockFilter(*ins) for ins in prog))
+    fprog = _SockFprog(len(prog), arr)
+    if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        raise _fail("installing the seccomp network filter")
+
+
+# -- Landlock -------------------------------------------------------------------------------
 
 class _PathBeneath(ctypes.Structure):
     _pack_ = 1
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
-def _landlock(libc: ctypes.CDLL, abi: int, roots: list[str]) -> None:
+_FILE_ONLY = (ACCESS_FS_EXECUTE | ACCESS_FS_WRITE_FILE | ACCESS_FS_READ_FILE
+              | ACCESS_FS_TRUNCATE | ACCESS_FS_IOCTL_DEV)
+
+
+def write_rules(root: str, rights: int, carve_out: list[str]) -> list[tuple[str, int]]:
+    """(path, rights) rules granting `rights` under `root` except beneath `carve_out`.
+
+    Landlock cannot subtract, so a root holding a protected path gets no write rule itself;
+    each of its entries does (recursing towards the protected path), and the protected path
+    none. The price: entries cannot be created, removed or renamed directly in the root or in
+    the directories on the way to the protected path."""
+    inside = [c for c in carve_out if c == root or c.startswith(root.rstrip("/") + "/")]
+    if not inside:
+        return [(root, rights)]
+    if root in inside:
+        return []
+    rules = []
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError:
+        return []
+    for entry in entries:
+        if entry.is_symlink():
+            continue  # a write through it lands where it points, judged there
+        if entry.is_dir(follow_symlinks=False):
+            rules += write_rules(entry.path, rights, inside)
+        elif entry.path not in inside:
+            rules.append((entry.path, rights & _FILE_ONLY))
+    return rules
+
+
+def _landlock(libc: ctypes.CDLL, abi: int, roots: list[str], carve_out: list[str]) -> None:
     handled = handled_fs_rights(abi)
     scoped = SCOPE_SIGNAL if abi >= 6 else 0
     # struct landlock_ruleset_attr grew with the ABI: fs (v1), net (v4), scoped (v6).
@@ -350,7 +509,8 @@ def _landlock(libc: ctypes.CDLL, abi: int, roots: list[str]) -> None:
             _add_rule(libc, fd, dev, rights, missing_ok=True)
         write = handled & ~(ACCESS_FS_MAKE_CHAR | ACCESS_FS_MAKE_BLOCK | ACCESS_FS_IOCTL_DEV)
         for root in roots:
-            _add_rule(libc, fd, root, write, missing_ok=True)
+            for path, rights in write_rules(root, write, carve_out):
+                _add_rule(libc, fd, path, rights, missing_ok=True)
         if libc.syscall(ctypes.c_long(_SYS_LANDLOCK_RESTRICT_SELF), ctypes.c_int(fd),
                         ctypes.c_uint32(0)) != 0:
             raise _fail("landlock_restrict_self")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from codex.sandbox.errors import InvalidSandboxPolicy
 
@@ -25,21 +23,52 @@ SANDBOX_MODES = (READ_ONLY, WORKSPACE_WRITE, DANGER_FULL_ACCESS)
 PROTECTED_NAMES = (".git",)
 
 
-@dataclass(frozen=True)
 class SandboxPolicy:
-    """One sandbox mode plus its workspace-write settings (ignored by the other modes)."""
+    """One sandbox mode plus its workspace-write settings (ignored by the other modes).
 
-    mode: str = READ_ONLY
-    writable_roots: tuple[str, ...] = ()
-    network_access: bool = False
-    exclude_tmpdir_env_var: bool = False
-    exclude_slash_tmp: bool = False
+    Immutable and compared by value. Deliberately not a dataclass: the sandbox helper imports
+    this before every sandboxed command, and `dataclasses` pulls in `inspect` (~8 ms)."""
 
-    def __post_init__(self) -> None:
-        if self.mode not in SANDBOX_MODES:
+    __slots__ = ("mode", "writable_roots", "network_access", "exclude_tmpdir_env_var",
+                 "exclude_slash_tmp")
+
+    mode: str
+    writable_roots: tuple[str, ...]
+    network_access: bool
+    exclude_tmpdir_env_var: bool
+    exclude_slash_tmp: bool
+
+    def __init__(self, mode: str = READ_ONLY, writable_roots: Iterable[str] = (),
+                 network_access: bool = False, exclude_tmpdir_env_var: bool = False,
+                 exclude_slash_tmp: bool = False) -> None:
+        if mode not in SANDBOX_MODES:
             raise InvalidSandboxPolicy(
-                f"invalid sandbox mode {self.mode!r} (expected one of: {', '.join(SANDBOX_MODES)})"
+                f"invalid sandbox mode {mode!r} (expected one of: {', '.join(SANDBOX_MODES)})"
             )
+        for name, value in (("mode", mode), ("writable_roots", tuple(writable_roots)),
+                            ("network_access", bool(network_access)),
+                            ("exclude_tmpdir_env_var", bool(exclude_tmpdir_env_var)),
+                            ("exclude_slash_tmp", bool(exclude_slash_tmp))):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("SandboxPolicy is immutable")
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.mode, self.writable_roots, self.network_access,
+                self.exclude_tmpdir_env_var, self.exclude_slash_tmp)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SandboxPolicy) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"SandboxPolicy(mode={self.mode!r}, writable_roots={self.writable_roots!r}, "
+                f"network_access={self.network_access!r}, "
+                f"exclude_tmpdir_env_var={self.exclude_tmpdir_env_var!r}, "
+                f"exclude_slash_tmp={self.exclude_slash_tmp!r})")
 
     # -- construction -----------------------------------------------------------------------
 
@@ -59,7 +88,7 @@ class SandboxPolicy:
     @classmethod
     def from_config(
         cls,
-        config: Any,
+        config: object,
         *,
         sandbox_mode: str | None = None,
         full_auto: bool = False,
@@ -71,7 +100,7 @@ class SandboxPolicy:
         overridden by flags (`-s`, `--full-auto`, `--add-dir`,
         `--dangerously-bypass-approvals-and-sandbox`). `config` is a `codex.config.Config` or
         any object with `.get(dotted, default)`; None means built-in defaults."""
-        get = config.get if config is not None else (lambda _k, d=None: d)
+        get = getattr(config, "get", None) or (lambda _k, d=None: d)
         if bypass:
             return cls.danger_full_access()
         mode = sandbox_mode or (WORKSPACE_WRITE if full_auto else None) \
@@ -96,7 +125,7 @@ class SandboxPolicy:
 
     # -- wire -------------------------------------------------------------------------------
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> dict[str, object]:
         """The policy as JSON-ready data (`type` as Codex names it; settings only when used)."""
         if self.mode != WORKSPACE_WRITE:
             return {"type": self.mode}
@@ -109,7 +138,7 @@ class SandboxPolicy:
         }
 
     @classmethod
-    def from_wire(cls, data: Mapping[str, Any] | SandboxPolicy) -> SandboxPolicy:
+    def from_wire(cls, data: Mapping[str, object] | SandboxPolicy) -> SandboxPolicy:
         """Parse `to_wire()` output; `mode` is accepted as an alias of `type`."""
         if isinstance(data, SandboxPolicy):
             return data
@@ -163,6 +192,19 @@ class SandboxPolicy:
             if os.path.isdir(p):
                 out.append(p)
         return _dedup(out)
+
+    def allows_write(self, path: str, cwd: str, env: Mapping[str, str] | None = None) -> bool:
+        """Whether the sandbox would let a command write `path` (for writes codex makes itself,
+        e.g. apply_patch, so they follow the same rule as the commands)."""
+        if self.mode == DANGER_FULL_ACCESS:
+            return True
+        roots = self.effective_writable_roots(cwd, env)
+        # realpath follows a symlink to where the write would land; a missing file is fine.
+        real = os.path.realpath(os.path.join(cwd, path))
+        if not any(_is_within(real, r) for r in roots):
+            return False
+        return not any(_is_within(real, os.path.realpath(p))
+                       for r in roots for p in protected_paths(r, roots))
 
     def describe(self, cwd: str, env: Mapping[str, str] | None = None) -> str:
         """One paragraph for the model's environment context."""

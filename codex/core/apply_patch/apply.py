@@ -17,9 +17,8 @@ UTF-8 byte-order mark is kept.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import secrets
-import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +83,16 @@ class PatchPlan:
     # What each file we read held at verification, to notice it changing before we apply.
     _seen: dict[Path, bytes]
     _display: dict[Path, str]
+    _cwd: Path
+
+    @property
+    def written_paths(self) -> tuple[Path, ...]:
+        """Every absolute path `apply` will create, replace or remove (symlinks followed for
+        writes, as `apply` does), for a policy check before applying."""
+        return tuple(
+            path if final.content is None else _Commit.target(path)
+            for path, final in self._finals.items()
+        )
 
     def apply(self) -> PatchResult:
         """Write the planned files all-or-nothing; raises `PatchError` and changes nothing."""
@@ -98,7 +107,7 @@ class PatchPlan:
                     "verified; nothing was changed",
                     code=VERIFICATION_FAILED,
                 )
-        _Commit(self._finals, self._display).run()
+        _Commit(self._finals, self._display, self._cwd).run()
         return PatchResult(changes=list(self.changes))
 
 
@@ -131,7 +140,7 @@ class _Verifier:
                 self._delete(hunk)
             else:
                 self._update(hunk)
-        return PatchPlan(self.changes, self.finals, self.seen, self.display)
+        return PatchPlan(self.changes, self.finals, self.seen, self.display, self.cwd)
 
     def _resolve(self, raw: str) -> Path:
         if not raw.strip():
@@ -141,6 +150,19 @@ class _Verifier:
         path = Path(os.path.normpath(os.path.join(self.cwd, raw)))
         self.display.setdefault(path, raw)
         return path
+
+    def _show(self, path: Path) -> str:
+        """`path` for a message: relative to cwd when it is below it (as the model wrote it)."""
+        try:
+            return str(path.relative_to(self.cwd))
+        except ValueError:
+            return str(path)
+
+    def _mark_deleted(self, path: Path) -> None:
+        if path in self.finals and not os.path.lexists(path):
+            del self.finals[path]  # created earlier in this patch: it simply never appears
+        else:
+            self.finals[path] = _Final(None)
 
     # What the file at `path` looks like at this point of the patch.
     def _exists(self, path: Path) -> bool:
@@ -174,12 +196,18 @@ class _Verifier:
         for parent in path.parents:
             if parent in self.finals:
                 if self.finals[parent].content is not None:
-                    raise PatchError(f"Failed to write {raw}: {parent} is a file")
+                    raise PatchError(f"Failed to write {raw}: {self._show(parent)} is a file")
+                if os.path.lexists(parent):
+                    raise PatchError(
+                        f"Failed to write {raw}: {self._show(parent)} is a file deleted by this "
+                        "patch; "
+                        "turn it into a directory in a second patch"
+                    )
                 continue
             if parent.is_dir():
                 return
             if os.path.lexists(parent):
-                raise PatchError(f"Failed to write {raw}: {parent} is not a directory")
+                raise PatchError(f"Failed to write {raw}: {self._show(parent)} is not a directory")
 
     def _add(self, hunk: AddFile) -> None:
         path = self._resolve(hunk.path)
@@ -193,7 +221,7 @@ class _Verifier:
             raise PatchError(f"Failed to delete file {hunk.path}: it is a directory")
         if not self._exists(path):
             raise PatchError(f"Failed to delete file {hunk.path}: the file does not exist")
-        self.finals[path] = _Final(None)
+        self._mark_deleted(path)
         self.changes.append(FileChange(hunk.path, "delete", abs_path=path))
 
     def _update(self, hunk: UpdateFile) -> None:
@@ -209,7 +237,7 @@ class _Verifier:
             with contextlib.suppress(OSError):
                 mode = stat.S_IMODE(path.stat().st_mode)
             self.finals[dest] = _Final(new, mode)
-            self.finals[path] = _Final(None)
+            self._mark_deleted(path)
         self.changes.append(FileChange(
             hunk.path, "update", move_path=hunk.move_to, abs_path=path, abs_move_path=dest
         ))
@@ -221,10 +249,15 @@ def _apply_chunks(data: bytes, chunks: tuple[Chunk, ...], raw: str) -> bytes:
     lines, endings = _split_lines(text[len(bom):])
     eol = "\r\n" if endings.count("\r\n") > endings.count("\n") else "\n"
     edits = _find_edits(lines, chunks, raw)
-    # Apply from the bottom up so earlier indices stay valid.
+    # Apply from the bottom up so earlier indices stay valid. A context line the patch repeats
+    # keeps the file's own text and ending (the model's copy may differ in whitespace or
+    # punctuation, which is why it matched only in a fuzzy pass); added lines get the file's
+    # dominant ending.
     for start, length, new in sorted(edits, key=lambda e: e[0], reverse=True):
-        lines[start:start + length] = new
-        endings[start:start + length] = [eol] * len(new)
+        lines[start:start + length] = [text for text, _ in new]
+        endings[start:start + length] = [
+            endings[source] if source is not None else eol for _, source in new
+        ]
     # Only the original last line can lack an ending; whatever now follows it, or the end of
     # the file itself, needs one.
     endings = [ending or eol for ending in endings]
@@ -250,12 +283,15 @@ def _split_lines(text: str) -> tuple[list[str], list[str]]:
     return lines, endings
 
 
-def _find_edits(
-    lines: list[str], chunks: tuple[Chunk, ...], raw: str
-) -> list[tuple[int, int, list[str]]]:
-    """(start, old length, new lines) per chunk, each chunk searched after the previous one."""
+# One edit: (start, number of old lines, new lines). Each new line is (text, source): source is
+# the index of the file line a context line stands for, or None for an added line.
+_Edit = tuple[int, int, list[tuple[str, int | None]]]
+
+
+def _find_edits(lines: list[str], chunks: tuple[Chunk, ...], raw: str) -> list[_Edit]:
+    """The edit of each chunk, each chunk searched after the previous one."""
     matcher = LineMatcher(lines)
-    edits: list[tuple[int, int, list[str]]] = []
+    edits: list[_Edit] = []
     cursor = 0
     for chunk in chunks:
         if chunk.context is not None:
@@ -263,30 +299,39 @@ def _find_edits(
             if found is None:
                 raise PatchError(f"Failed to find context '{chunk.context}' in {raw}")
             cursor = found + 1
-        if not chunk.old_lines and not chunk.new_lines:
+        ops = list(chunk.lines)
+        if not ops:
             continue  # only narrows the search to after its context line
-        if not chunk.old_lines:
+        if all(op == "+" for op, _ in ops):
             # Pure insertion: right after the context line when there is one (ours; Codex
             # appends at the end), else at the end of the file, before a final blank line.
             if chunk.context is not None and not chunk.end_of_file:
                 at = cursor
             else:
                 at = len(lines) - 1 if lines and lines[-1] == "" else len(lines)
-            edits.append((at, 0, list(chunk.new_lines)))
+            edits.append((at, 0, [(text, None) for _, text in ops]))
             cursor = max(cursor, at)
             continue
-        old, new = list(chunk.old_lines), list(chunk.new_lines)
+        old = [text for op, text in ops if op != "+"]
         found = matcher.seek(old, cursor, chunk.end_of_file)
-        if found is None and old[-1] == "":
+        if found is None and ops[-1] == (" ", ""):
             # A trailing empty context line often stands for the file's final newline.
+            ops = ops[:-1]
             old = old[:-1]
-            if new and new[-1] == "":
-                new = new[:-1]
             found = matcher.seek(old, cursor, chunk.end_of_file) if old else None
         if found is None:
             raise PatchError(
                 f"Failed to find expected lines in {raw}:\n" + "\n".join(chunk.old_lines)
             )
+        new: list[tuple[str, int | None]] = []
+        source = found
+        for op, text in ops:
+            if op == " ":
+                new.append((lines[source], source))
+            elif op == "+":
+                new.append((text, None))
+            if op != "+":
+                source += 1
         edits.append((found, len(old), new))
         cursor = found + len(old)
     return edits
@@ -295,21 +340,22 @@ def _find_edits(
 class _Commit:
     """Swaps the planned files in; undoes everything if any step fails."""
 
-    def __init__(self, finals: dict[Path, _Final], display: dict[Path, str]) -> None:
+    def __init__(self, finals: dict[Path, _Final], display: dict[Path, str], cwd: Path) -> None:
         self.finals = finals
         self.display = display
+        self.cwd = cwd
+        self.stand_ins: dict[str, Path] = {}  # temp/backup file name -> the path it stands for
         self.created_dirs: list[Path] = []
         self.temps: dict[Path, Path] = {}  # destination -> staged temporary file
-        self.undo: list[tuple[Path, Path | None]] = []  # (path now in place, its backup)
-        self.deleted: list[tuple[Path, Path]] = []  # (deleted path, where it was parked)
+        # Every change made to a real path, in order: (path, where its old file now is, or
+        # None if there was none). Undone newest first.
+        self.journal: list[tuple[Path, Path | None]] = []
 
     def run(self) -> None:
-        step = "stage"
         try:
             for path, final in self.finals.items():
                 if final.content is not None:
                     self._stage(path, final)
-            step = "write"
             for path, final in self.finals.items():
                 if final.content is None:
                     self._remove(path)
@@ -317,36 +363,61 @@ class _Commit:
                     self._swap_in(path)
         except OSError as exc:
             self._rollback()
-            where = self.display.get(Path(exc.filename), exc.filename) if exc.filename else ""
+            where = self._describe(exc.filename)
             detail = f"{where}: {exc.strerror}" if where and exc.strerror else str(exc)
             raise PatchError(
-                f"Failed to {step} the patched files ({detail}); nothing was changed",
+                f"Failed to write the patched files ({detail}); nothing was changed",
                 code=APPLY_FAILED,
             ) from exc
-        for _, backup in self.undo:
-            if backup is not None:
+        for _, old in self.journal:
+            if old is not None:
                 with contextlib.suppress(OSError):
-                    os.unlink(backup)
-        for _, parked in self.deleted:
-            with contextlib.suppress(OSError):
-                os.unlink(parked)
+                    os.unlink(old)
+
+    def _sibling(self, path: Path, purpose: str) -> Path:
+        """A fresh hidden name next to `path` (same directory, so renames stay atomic)."""
+        name = path.with_name(f".{path.name[:80]}.{os.urandom(4).hex()}.codex-{purpose}")
+        self.stand_ins[str(name)] = path
+        return name
+
+    def _describe(self, filename: object) -> str:
+        """The path an OSError is about, as the patch named it (never our temp names)."""
+        if not filename:
+            return ""
+        path = self.stand_ins.get(str(filename), Path(str(filename)))
+        for original, shown in self.display.items():
+            if path == original or path == self.target(original):
+                return shown
+        try:
+            return str(path.relative_to(self.cwd))
+        except ValueError:
+            return str(path)
 
     @staticmethod
-    def _target(path: Path) -> Path:
+    def target(path: Path) -> Path:
         # Write through a symlink to its file rather than replacing the link.
         return Path(os.path.realpath(path)) if path.is_symlink() else path
 
     def _stage(self, path: Path, final: _Final) -> None:
-        target = self._target(path)
+        target = self.target(path)
         self._make_parents(target.parent)
         mode = final.mode  # a moved file keeps its own permissions, like `mv`
-        if mode is None:
-            with contextlib.suppress(OSError):
-                mode = stat.S_IMODE(target.stat().st_mode)
+        owner = None
+        try:
+            st = target.stat()
+        except FileNotFoundError:
+            pass
+        else:
+            if not os.access(target, os.W_OK):
+                # A rename would bypass the file's own write permission; honour it instead.
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(target))
+            if mode is None:
+                mode = stat.S_IMODE(st.st_mode)
+            owner = (st.st_uid, st.st_gid)
         stale = self.temps.pop(target, None)
         if stale is not None:  # two paths of the patch lead to one file: the later one wins
             os.unlink(stale)
-        temp = _sibling(target, "tmp")
+        temp = self._sibling(target, "tmp")
         # 0o666 lets the umask decide for new files, as any editor would.
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                      0o666)
@@ -357,6 +428,11 @@ class _Commit:
                 view = view[os.write(fd, view):]
         finally:
             os.close(fd)
+        if owner is not None and hasattr(os, "chown"):
+            # Keep the owner when we can (e.g. root editing a user's file); else the file
+            # becomes ours, as with any editor that saves by renaming.
+            with contextlib.suppress(OSError):
+                os.chown(temp, *owner)
         if mode is not None:
             os.chmod(temp, mode)
 
@@ -372,15 +448,17 @@ class _Commit:
             self.created_dirs.append(d)
 
     def _swap_in(self, path: Path) -> None:
-        target = self._target(path)
+        target = self.target(path)
         if target not in self.temps:
             return  # already swapped in under another path that leads to the same file
         backup = None
         if os.path.lexists(target):
-            backup = _sibling(target, "bak")
+            backup = self._sibling(target, "bak")
             try:
                 os.link(target, backup)
             except OSError:
+                import shutil  # only for filesystems without hard links
+
                 shutil.copy2(target, backup)
         try:
             os.replace(self.temps[target], target)
@@ -390,33 +468,25 @@ class _Commit:
                     os.unlink(backup)
             raise
         del self.temps[target]
-        self.undo.append((target, backup))
+        self.journal.append((target, backup))
 
     def _remove(self, path: Path) -> None:
-        parked = _sibling(path, "del")
+        parked = self._sibling(path, "del")
         os.rename(path, parked)
-        self.deleted.append((path, parked))
+        self.journal.append((path, parked))
 
     def _rollback(self) -> None:
         # Best effort, newest first; each step is independent so one failure does not stop
         # the others.
-        for path, parked in reversed(self.deleted):
+        for path, old in reversed(self.journal):
             with contextlib.suppress(OSError):
-                os.replace(parked, path)
-        for path, backup in reversed(self.undo):
-            with contextlib.suppress(OSError):
-                if backup is None:
+                if old is None:
                     os.unlink(path)
                 else:
-                    os.replace(backup, path)
+                    os.replace(old, path)
         for temp in self.temps.values():
             with contextlib.suppress(OSError):
                 os.unlink(temp)
         for d in reversed(self.created_dirs):
             with contextlib.suppress(OSError):
                 os.rmdir(d)
-
-
-def _sibling(path: Path, purpose: str) -> Path:
-    """A fresh hidden name next to `path` (same directory, so renames stay atomic)."""
-    return path.with_name(f".{path.name[:80]}.{secrets.token_hex(4)}.codex-{purpose}")

@@ -10,8 +10,9 @@
     *** End Patch
 
 The parser is lenient where a model's intent is unambiguous (surrounding whitespace, a heredoc
-wrapper, blank lines between hunks, a unified-diff `@@ -1,2 +1,3 @@` header) and strict where a
-guess could edit the wrong thing; its errors name the line and say what was expected.
+wrapper or Markdown code fence, blank lines between hunks, a unified-diff `@@ -1,2 +1,3 @@`
+header, CRLF line breaks) and strict where a guess could edit the wrong thing; its errors name
+the line and say what was expected.
 """
 
 from __future__ import annotations
@@ -59,13 +60,24 @@ class DeleteFile:
 
 @dataclass(frozen=True)
 class Chunk:
-    """One replacement: `old_lines` (found after `context`, if any) become `new_lines`."""
+    """One replacement: `old_lines` (found after `context`, if any) become `new_lines`.
+
+    `lines` keeps each patch line as (op, text) with op ' ' (context), '-' or '+', so that
+    context lines can keep the file's own text rather than the model's copy of it.
+    """
 
     context: str | None
-    old_lines: tuple[str, ...]
-    new_lines: tuple[str, ...]
+    lines: tuple[tuple[str, str], ...]
     end_of_file: bool
     line: int
+
+    @property
+    def old_lines(self) -> tuple[str, ...]:
+        return tuple(text for op, text in self.lines if op != "+")
+
+    @property
+    def new_lines(self) -> tuple[str, ...]:
+        return tuple(text for op, text in self.lines if op != "-")
 
 
 @dataclass(frozen=True)
@@ -112,7 +124,15 @@ def _split(text: str) -> list[str]:
     stripped = text.strip()
     if not stripped:
         return []
-    return [line.removesuffix("\r") for line in stripped.split("\n")]
+    lines = [line.removesuffix("\r") for line in stripped.split("\n")]
+    # A patch sent inside a Markdown code fence: the fence is not part of it.
+    if len(lines) >= 2 and lines[0].startswith("```") and lines[-1].strip() == "```":
+        lines = lines[1:-1]
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        while lines and not lines[-1].strip():
+            lines.pop()
+    return lines
 
 
 def _invalid(message: str) -> PatchError:
@@ -149,8 +169,7 @@ class _ChunkBuilder:
             return None
         return Chunk(
             context=self.context,
-            old_lines=tuple(text for op, text, _ in ops if op != "+"),
-            new_lines=tuple(text for op, text, _ in ops if op != "-"),
+            lines=tuple((op, text) for op, text, _ in ops),
             end_of_file=self.end_of_file,
             line=self.line,
         )
@@ -225,10 +244,14 @@ class _Parser:
             if current is None:
                 return
             chunk = current.build()
-            if chunk is None and current.context is not None and next_is_chunk:
-                # `@@ class A:` straight after `@@` lines narrows the search step by step:
-                # an empty chunk that only moves past its context line.
-                chunk = Chunk(current.context, (), (), False, current.line)
+            if chunk is None and next_is_chunk:
+                # `@@ class A:` straight before another `@@` narrows the search step by step:
+                # an empty chunk that only moves past its context line (a bare `@@` does
+                # nothing at all).
+                if current.context is not None:
+                    chunks.append(Chunk(current.context, (), False, current.line))
+                current = None
+                return
             if chunk is None:
                 raise _invalid_hunk(
                     current.line, f"a chunk of the update of '{path}' has no lines; "

@@ -5,13 +5,15 @@ Models reproduce file lines imperfectly (trailing spaces dropped, indentation re
     1. exact
     2. ignoring trailing whitespace
     3. ignoring leading and trailing whitespace
-    4. as 3, and Unicode dashes, quotes and spaces read as their ASCII twins
+    4. as 3, and Unicode dashes, quotes and spaces read as their ASCII twins (and composed and
+       decomposed accents as equal, NFC)
 A looser pass only runs when every stricter pass found nothing anywhere, so an exact match
 later in the file beats a fuzzy one earlier.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Sequence
 
 # Characters a model (or an editor's autocorrect) swaps for plain ASCII.
@@ -31,8 +33,10 @@ _ASCII_TWINS = str.maketrans(
 
 
 def normalise_unicode(text: str) -> str:
-    """`text` with Unicode dashes, quotes and spaces replaced by `-`, `'`, `"` and ` `."""
-    return text.translate(_ASCII_TWINS)
+    """`text` in NFC with Unicode dashes, quotes and spaces replaced by `-`, `'`, `"`, ` `."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text).translate(_ASCII_TWINS)
+    return text
 
 
 def _exact(line: str) -> str:

@@ -321,3 +321,132 @@ def test_kernel_without_landlock_refuses_to_run(arena: Arena, mode: str) -> None
     ok = arena.sh("touch ran.txt", mode="danger-full-access",
                   env={"CODEX_SANDBOX_SIMULATE_NO_LANDLOCK": "1"})
     assert ok.returncode == 0 and (arena.ws / "ran.txt").exists()
+
+
+def test_extra_writable_roots_from_flag_and_config(arena: Arena) -> None:
+    extra = arena.base / "extra"
+    (extra / ".git").mkdir(parents=True)
+    conf_root = arena.base / "from-config"
+    conf_root.mkdir()
+    for p in (extra, extra / ".git", conf_root):
+        p.chmod(0o777)
+    bad = arena.sh(f"touch {extra}/f")
+    assert denied(bad) and not (extra / "f").exists()
+
+    ok = arena.run("touch", f"{extra}/f", flags=("--writable-root", str(extra)))
+    assert ok.returncode == 0, ok.stderr
+    bad = arena.run("touch", f"{extra}/.git/f", flags=("--writable-root", str(extra)))
+    assert denied(bad) and not (extra / ".git/f").exists()
+
+    home = Path(arena.env["CODEX_HOME"])
+    (home / "config.toml").write_text(
+        f"[sandbox_workspace_write]\nwritable_roots = [{str(conf_root)!r}]\n")
+    (home / "config.toml").chmod(0o644)
+    ok = arena.run("touch", f"{conf_root}/g")
+    assert ok.returncode == 0, ok.stderr
+    bad = arena.run("touch", f"{extra}/h")
+    assert denied(bad)
+
+
+def test_command_sees_the_callers_environment_and_cwd(arena: Arena) -> None:
+    r = arena.sh('printf "%s|%s" "$CODEX_SANDBOX_PROBE" "$(pwd)"',
+                 env={"CODEX_SANDBOX_PROBE": "kept"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"kept|{arena.ws}"
+
+
+def test_dev_shm_is_private_and_usable(arena: Arena) -> None:
+    name = f"codex-sandbox-{uuid.uuid4().hex}"
+    script = ("import multiprocessing, sys; multiprocessing.Lock(); "
+              f"open('/dev/shm/{name}', 'w').write('x'); print('ok')")
+    ok = arena.run(arena.python, "-c", script)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == "ok\n"
+    assert not Path("/dev/shm", name).exists()  # the machine's /dev/shm was never touched
+    bad = arena.run(arena.python, "-c", script, mode="read-only")
+    assert bad.returncode != 0 and not Path("/dev/shm", name).exists()
+
+
+NO_USERNS = {"CODEX_SANDBOX_SIMULATE_NO_USERNS": "1"}
+
+
+def test_without_user_namespaces_seccomp_and_landlock_still_hold(arena: Arena) -> None:
+    # Where no namespace can be made (user namespaces disabled, or inside another sandbox) the
+    # network is cut by seccomp and .git is kept read-only by Landlock alone.
+    (arena.ws / "sub").mkdir()
+    (arena.ws / "sub").chmod(0o777)
+    (arena.ws / "top.txt").write_text("top\n")
+    (arena.ws / "top.txt").chmod(0o666)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        listener.settimeout(30)
+        port = listener.getsockname()[1]
+        bad = arena.run(*_connect_script(arena.python, port), env=NO_USERNS)
+        assert denied(bad) and "connected" not in bad.stdout
+        ok = arena.run(*_connect_script(arena.python, port), flags=("--allow-network",),
+                       env=NO_USERNS)
+        assert ok.returncode == 0 and ok.stdout == "connected\n", ok.stderr
+        listener.accept()[0].close()
+
+    for attack in ("echo '[evil]' >> .git/config", "echo x > .git/hooks/post-commit",
+                   "rm -f .git/HEAD", f"echo pwned > {arena.outside}/new.txt",
+                   f"echo pwned >> {arena.victim}"):
+        bad = arena.sh(attack, env=NO_USERNS)
+        assert denied(bad), attack
+    assert (arena.ws / ".git/config").read_text() == "[core]\n"
+    assert (arena.ws / ".git/HEAD").exists() and arena.victim_untouched()
+
+    ok = arena.sh("echo more >> top.txt && mkdir -p sub/deep && echo n > sub/deep/new.txt && "
+                  "mv sub/deep/new.txt sub/moved.txt", env=NO_USERNS)
+    assert ok.returncode == 0, ok.stderr
+    assert (arena.ws / "top.txt").read_text() == "top\nmore\n"
+    assert (arena.ws / "sub/moved.txt").read_text() == "n\n"
+    # The documented price: no new entries directly in a root that holds a .git.
+    assert denied(arena.sh("touch new-at-top.txt", env=NO_USERNS))
+
+
+def test_a_sandbox_inside_a_sandbox(arena: Arena) -> None:
+    if arena.prefix:
+        pytest.skip("the inner codex is this interpreter, which nobody cannot reach")
+    inner = shlex.join([*codex_cmd(), "sandbox", "-s", "read-only", "--", "sh", "-c",
+                        "echo inner; touch inner.txt"])
+    r = arena.sh(inner)
+    assert r.stdout == "inner\n" and denied(r), r.stderr
+    assert not (arena.ws / "inner.txt").exists()
+
+
+def test_command_starts_with_default_signal_dispositions(arena: Arena) -> None:
+    # The helper is Python, which ignores SIGPIPE; the command must not inherit that.
+    r = arena.sh("yes | head -n 1; grep SigIgn /proc/self/status")
+    assert r.returncode == 0 and r.stderr == ""
+    assert r.stdout == "y\nSigIgn:\t0000000000000000\n"
+
+
+def test_command_gets_the_environment_as_given_not_as_python_changed_it(arena: Arena) -> None:
+    # Under the C locale Python's start-up sets LC_CTYPE=C.UTF-8 in its own environment
+    # (PEP 538); the helper is Python, the command must not see that.
+    env = {"PATH": _SYSTEM_PATH, "CODEX_HOME": arena.env["CODEX_HOME"],
+           "TMPDIR": str(arena.tmpdir), "CODEX_SANDBOX_PROBE": "a b"}
+    r = subprocess.run([*arena.prefix, *codex_cmd(), "sandbox", "--", "env"], cwd=arena.ws,
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    seen = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+    assert "LC_CTYPE" not in seen and "LC_ALL" not in seen and "LANG" not in seen
+    assert seen["CODEX_SANDBOX_PROBE"] == "a b" and seen["PATH"] == _SYSTEM_PATH
+
+
+@pytest.mark.parametrize("abi", ["3", "5"])
+def test_oldest_supported_abis_enforce_the_same(arena: Arena, abi: str) -> None:
+    # The rights each ABI can handle differ (no IOCTL_DEV before 5, no signal scoping before
+    # 6); the policy must hold with the smallest set we accept.
+    env = {"CODEX_SANDBOX_SIMULATE_LANDLOCK_ABI": abi}
+    for attack in (f"echo pwned >> {arena.victim}", f"truncate -s 0 {arena.victim}",
+                   f"ln {arena.victim} hl", f"mv {arena.victim} stolen",
+                   "echo x >> .git/config"):
+        assert denied(arena.sh(attack, env=env)), attack
+    assert arena.victim_untouched()
+    ok = arena.sh("echo a > new.txt && mkdir d && mv new.txt d/ && ln d/new.txt l && "
+                  "truncate -s 0 l && echo ok > /dev/null", env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert (arena.ws / "d/new.txt").read_text() == ""

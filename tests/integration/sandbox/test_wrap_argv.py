@@ -15,7 +15,7 @@ import pytest
 from ptyprocess import PtyProcess
 
 from codex.sandbox import InvalidSandboxPolicy, SandboxUnavailable, wrap_argv
-from tests.conftest import ROOT
+from tests.conftest import ROOT, codex_cmd
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="the Linux sandbox runs here; macOS has its own CI job")
@@ -87,3 +87,25 @@ def test_refuses_instead_of_running_unsandboxed(monkeypatch: pytest.MonkeyPatch)
         wrap_argv(WW, ["true"], "/")
     with pytest.raises(InvalidSandboxPolicy):
         wrap_argv({"type": "nope"}, ["true"], "/")
+
+
+def test_the_packaged_form_of_the_helper(dirs: tuple[Path, Path]) -> None:
+    # From the frozen binary wrap_argv returns `codex sandbox --policy-json JSON -- CMD`; the
+    # same arguments through the codex under test (CODEX_TEST_BINARY when set).
+    ws, outside = dirs
+    tail = wrap_argv(WW, ["sh", "-c", f'touch ok; touch {outside}/no; echo "$@"', "sh",
+                          "-s", "--", "x"], str(ws))
+    tail = tail[tail.index("--policy-json"):]
+    r = subprocess.run([*codex_cmd(), "sandbox", *tail], cwd=ws, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "-s -- x\n" and "Permission denied" in r.stderr
+    assert (ws / "ok").exists() and not (outside / "no").exists()
+
+
+def test_arg0_is_carried_through_the_helper(dirs: tuple[Path, Path]) -> None:
+    ws, _ = dirs
+    argv = wrap_argv(WW, ["sh", "-c", 'echo "$0"'], str(ws), arg0="-login-sh")
+    r = subprocess.run(argv, cwd=ws, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "-login-sh\n"

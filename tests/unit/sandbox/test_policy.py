@@ -151,3 +151,20 @@ def test_describe_names_roots_and_network(tmp_path: Path) -> None:
 def test_is_sandbox_denial(code: int | None, output: str, policy: dict | None,
                            expected: bool) -> None:
     assert is_sandbox_denial(code, output, policy=policy) is expected
+
+
+def test_allows_write_follows_the_same_rule_as_commands(tmp_path: Path) -> None:
+    ws, outside = tmp_path / "ws", tmp_path / "outside"
+    (ws / ".git").mkdir(parents=True)
+    outside.mkdir()
+    (ws / "out").symlink_to(outside)
+    env = {"TMPDIR": str(ws)}
+    ww = SandboxPolicy("workspace-write", (), False, True, True)
+    assert ww.allows_write("new.txt", str(ws), env)
+    assert ww.allows_write(str(ws / "a" / "b.txt"), str(ws), env)
+    assert not ww.allows_write(".git/config", str(ws), env)
+    assert not ww.allows_write(".git", str(ws), env)
+    assert not ww.allows_write("out/x", str(ws), env)  # symlink leading outside
+    assert not ww.allows_write(str(outside / "x"), str(ws), env)
+    assert not SandboxPolicy.read_only().allows_write("new.txt", str(ws), env)
+    assert SandboxPolicy.danger_full_access().allows_write(str(outside / "x"), str(ws), env)

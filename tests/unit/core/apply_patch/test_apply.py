@@ -279,6 +279,12 @@ def test_pass_4_normalises_unicode_punctuation_in_the_patch(tree):
     assert (root / "f").read_text() == "changed\n"
 
 
+def test_context_lines_keep_the_files_own_text(tree):
+    root = tree({"f": "\tkeep \u2013 me  \r\nx\n".encode()})
+    apply_patch(patch("*** Update File: f", "  keep - me", "-x", "+y"), root)
+    assert (root / "f").read_bytes() == "\tkeep \u2013 me  \r\ny\n".encode()
+
+
 def test_stricter_pass_anywhere_beats_looser_pass_earlier(tree):
     root = tree({"f": "x = 1 \nmiddle\nx = 1\n"})
     apply_patch(patch("*** Update File: f", "-x = 1", "+x = 2"), root)
@@ -382,7 +388,7 @@ def test_add_where_a_directory_is(tree):
 def test_add_below_a_file(tree):
     root = tree({"f": "1\n"})
     assert refused(patch("*** Add File: f/g/h", "+x"), root) == (
-        f"Failed to write f/g/h: {root / 'f'} is not a directory"
+        "Failed to write f/g/h: f is not a directory"
     )
 
 
@@ -457,3 +463,62 @@ def test_verify_writes_nothing_and_reports_changes(tree):
     assert snapshot(root) == before
     assert [(c.path, c.kind) for c in plan.changes] == [("a", "update"), ("b/c", "add")]
     assert plan.apply().summary_text().endswith("A b/c\nM a\n")
+
+
+def test_written_paths_lists_every_destination(tree):
+    root = tree({"a": "1\n", "real": "r\n", "gone": "g\n"})
+    (root / "link").symlink_to("real")
+    plan = verify_patch(patch(
+        "*** Update File: a", "*** Move to: b/c", "-1", "+2",
+        "*** Update File: link", "-r", "+R",
+        "*** Delete File: gone",
+    ), root)
+    assert set(plan.written_paths) == {root / "b/c", root / "a", root / "real", root / "gone"}
+
+
+@pytest.mark.skipif(not hasattr(os, "chown") or os.geteuid() != 0,
+                    reason="giving a file to another owner needs root")
+def test_owner_is_kept_when_root_edits_a_users_file(tree):
+    root = tree({"f": "1\n"})
+    os.chown(root / "f", 4321, 4321)
+    apply_patch(patch("*** Update File: f", "-1", "+2"), root)
+    st = (root / "f").stat()
+    assert (st.st_uid, st.st_gid) == (4321, 4321)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="root may write read-only files, so there is nothing to refuse")
+def test_read_only_file_is_refused(tree):
+    root = tree({"f": "1\n"})
+    (root / "f").chmod(0o444)
+    assert refused(patch("*** Update File: f", "-1", "+2"), root) == (
+        "Failed to write the patched files (f: Permission denied); nothing was changed"
+    )
+
+
+def test_file_deleted_then_used_as_directory_is_refused(tree):
+    root = tree({"a": "1\n"})
+    assert refused(patch("*** Delete File: a", "*** Add File: a/b", "+x"), root) == (
+        "Failed to write a/b: a is a file deleted by this patch; turn it into a directory in a "
+        "second patch"
+    )
+
+
+def test_file_added_then_deleted_or_moved_in_one_patch(tree):
+    root = tree({"keep": "k\n"})
+    result = apply_patch(patch(
+        "*** Add File: tmp1", "+x",
+        "*** Delete File: tmp1",
+        "*** Add File: tmp2", "+y",
+        "*** Update File: tmp2", "*** Move to: final", "-y", "+z",
+    ), root)
+    assert snapshot(root) == {"keep": b"k\n", "final": b"z\n"}
+    assert result.summary_text() == (
+        "Success. Updated the following files:\nA tmp1\nA tmp2\nM final\nD tmp1\n"
+    )
+
+
+def test_add_below_a_file_added_in_the_same_patch(tmp_path):
+    assert refused(patch("*** Add File: a", "+1", "*** Add File: a/b", "+2"), tmp_path) == (
+        "Failed to write a/b: a is a file"
+    )

@@ -49,7 +49,7 @@ def test_all_three_operations_in_order():
         UpdateFile(
             path="src/x.py",
             move_to="src/y.py",
-            chunks=(Chunk("def f():", ("keep", "old"), ("keep", "new"), False, 8),),
+            chunks=(Chunk("def f():", ((" ", "keep"), ("-", "old"), ("+", "new")), False, 8),),
             line=6,
         ),
     )
@@ -244,6 +244,12 @@ def test_end_of_file_without_chunk_lines():
 def test_consecutive_context_markers_make_narrowing_chunks():
     (hunk,) = parse_patch(patch("*** Update File: f", "@@ class A:", "@@ def g():", "-x")).hunks
     assert hunk.chunks == (
-        Chunk("class A:", (), (), False, 3),
-        Chunk("def g():", ("x",), (), False, 4),
+        Chunk("class A:", (), False, 3),
+        Chunk("def g():", (("-", "x"),), False, 4),
     )
+
+
+@pytest.mark.parametrize("fence", ["```", "```diff", "```text"])
+def test_markdown_code_fence_is_unwrapped(fence):
+    text = f"{fence}\n\n{patch('*** Delete File: a')}\n```\n"
+    assert parse_patch(text).hunks == (DeleteFile("a", 2),)

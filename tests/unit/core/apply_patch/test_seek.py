@@ -33,6 +33,7 @@ def test_partial_first_line_hits_are_skipped():
     ("a\u2212b", "a-b"),
     ("a\u00a0b", "a b"),
     ("it\u2019s", "it's"),
+    ("cafe\u0301", "caf\u00e9"),  # decomposed vs composed accent
 ])
 def test_fuzzy_passes(file_line, pattern_line):
     assert LineMatcher(["other", file_line]).seek([pattern_line], 0) == 1

@@ -165,7 +165,8 @@ def test_case_09_session_outlives_turn_dies_on_shutdown(backend_factory) -> None
 
     async def body(m: UnifiedExecManager):
         # Turn 1 ends with the session still running (and turn 2 is interrupted mid-call).
-        turn1 = await m.exec_command({"cmd": cmd, "login": False, "yield_time_ms": 250})
+        turn1 = await m.exec_command({"cmd": cmd, "login": False, "tty": True,
+                                      "yield_time_ms": 250})
         seen = await read_until(m, turn1, "CHILD=")
         pids.extend(int(line.split("=")[1]) for line in seen.splitlines() if "=" in line)
         turn2 = asyncio.create_task(m.write_stdin({"session_id": turn1.session_id,
@@ -174,7 +175,7 @@ def test_case_09_session_outlives_turn_dies_on_shutdown(backend_factory) -> None
         turn2.cancel()
         with pytest.raises(asyncio.CancelledError):
             await turn2
-        turn3 = await m.write_stdin({"session_id": turn1.session_id, "yield_time_ms": 5000})
+        turn3 = await m.write_stdin({"session_id": turn1.session_id, "chars": "\n"})
         assert all(os.path.exists(f"/proc/{p}") for p in pids)
         return turn1, turn3
 
@@ -231,7 +232,8 @@ def test_case_11_server_dies_mid_session(remote_backend_factory, tmp_path: Path)
     pids: list[int] = []
 
     async def body(m: UnifiedExecManager):
-        first = await m.exec_command({"cmd": "echo PID=$$; exec sleep 60", "login": False})
+        first = await m.exec_command({"cmd": "echo PID=$$; exec sleep 60", "login": False,
+                                      "yield_time_ms": 250})
         pids.append(await pid_of(m, first))
         poll = asyncio.create_task(m.write_stdin({"session_id": first.session_id,
                                                   "yield_time_ms": 20_000}))

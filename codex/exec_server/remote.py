@@ -209,7 +209,8 @@ class _StdioTransport(_Transport):
         reason = f"exec-server process {self._proc.pid} {status}"
         tail = self._stderr_tail.decode("utf-8", "replace").strip()
         if tail:
-            reason += f"; its last words: {tail.splitlines()[-1]}"
+            last = [line.strip() for line in tail.splitlines() if line.strip()][-5:]
+            reason += f"; its stderr ends: {' | '.join(last)}"
         return reason
 
     async def close(self) -> None:
@@ -450,7 +451,7 @@ class RemoteBackend(ExecBackend):
         return cls(stdio_command=command or default_stdio_command(), stdio_env=env)
 
     def describe(self) -> str:
-        return self.url or "stdio exec-server"
+        return self.url or "(stdio child)"
 
     @property
     def server_pid(self) -> int | None:

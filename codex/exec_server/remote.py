@@ -471,9 +471,14 @@ class RemoteBackend(ExecBackend):
             if self._closed:
                 raise ExecServerUnavailable("exec-server connection was closed")
             if self._client is not None:
-                if self._client.lost is not None:
-                    raise ExecServerDisconnected(self._client.lost)
-                return
+                if self._client.lost is None:
+                    return
+                # The old connection is gone (its processes got `Failed`); new processes
+                # get a new connection — for stdio, a new server child.
+                log.info("reconnecting to exec-server %s after: %s", self.describe(),
+                         self._client.lost)
+                await self._client.close()
+                self._client = None
             if self._stdio_command is not None:
                 transport: _Transport = await _StdioTransport.spawn(self._stdio_command,
                                                                     self._stdio_env)

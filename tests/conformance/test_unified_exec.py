@@ -242,10 +242,11 @@ def test_case_11_server_dies_mid_session(remote_backend_factory, tmp_path: Path)
         os.kill(server_pid, signal.SIGKILL)
         result = await poll
         after = await m.write_stdin({"session_id": first.session_id})
-        return first, result, after
+        again = await m.exec_command({"cmd": "echo back", "login": False})
+        return first, result, after, again
 
     try:
-        first, result, after = run_manager(factory, body)
+        first, result, after, again = run_manager(factory, body)
     finally:
         for pid in pids:  # the server died without cleaning up: end its orphan ourselves
             with contextlib.suppress(ProcessLookupError):
@@ -258,3 +259,8 @@ def test_case_11_server_dies_mid_session(remote_backend_factory, tmp_path: Path)
     assert result.text.startswith("write_stdin failed: exec-server transport disconnected")
     assert result.wall_time < 20 and result.session_id is None and result.exit_code is None
     assert after.text == f"write_stdin failed: Unknown process id {first.session_id}"
+    # New commands get a new connection: a new stdio child; the dead websocket server is gone.
+    if kind == "remote-stdio":
+        assert again.output == "back\n" and again.exit_code == 0
+    else:
+        assert again.text.startswith("exec_command failed for `echo back`: cannot connect")

@@ -70,8 +70,11 @@ def test_case_03_cat_on_a_tty(backend_factory) -> None:
     async def body(m: UnifiedExecManager):
         first = await m.exec_command({"cmd": "cat", "tty": True, "yield_time_ms": 200})
         sid = first.session_id
-        echo = await m.write_stdin({"session_id": sid, "chars": "hello\n"})
-        eof = await m.write_stdin({"session_id": sid, "chars": "\u0004"})
+        # Generous yields: output does not end a wait, an exit does (so EOF returns early).
+        echo = await m.write_stdin({"session_id": sid, "chars": "hello\n",
+                                    "yield_time_ms": 1000})
+        eof = await m.write_stdin({"session_id": sid, "chars": "\u0004",
+                                   "yield_time_ms": 10_000})
         after = await m.write_stdin({"session_id": sid, "chars": "x"})
         return first, echo, eof, after
 

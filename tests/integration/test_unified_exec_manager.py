@@ -65,7 +65,8 @@ def test_unknown_ids_and_closed_stdin(backend_factory) -> None:
         unknown = await m.write_stdin({"session_id": 4242, "chars": "x"})
         r, _pid = await start_sleeper(m)
         closed = await m.write_stdin({"session_id": r.session_id, "chars": "hello\n"})
-        still = await m.write_stdin({"session_id": r.session_id, "chars": "\u0003"})
+        still = await m.write_stdin({"session_id": r.session_id, "chars": "\u0003",
+                                     "yield_time_ms": 5000})
         return unknown, closed, still
 
     unknown, closed, still = run_manager(backend_factory, body)

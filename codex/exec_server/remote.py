@@ -209,7 +209,8 @@ class _StdioTransport(_Transport):
         reason = f"exec-server process {self._proc.pid} {status}"
         tail = self._stderr_tail.decode("utf-8", "replace").strip()
         if tail:
-            reason += f"; its last words: {tail.splitlines()[-1]}"
+            last = [line.strip() for line in tail.splitlines() if line.strip()][-5:]
+            reason += f"; its stderr ends: {' | '.join(last)}"
         return reason
 
     async def close(self) -> None:
@@ -450,7 +451,7 @@ class RemoteBackend(ExecBackend):
         return cls(stdio_command=command or default_stdio_command(), stdio_env=env)
 
     def describe(self) -> str:
-        return self.url or "stdio exec-server"
+        return self.url or "(stdio child)"
 
     @property
     def server_pid(self) -> int | None:
@@ -470,9 +471,14 @@ class RemoteBackend(ExecBackend):
             if self._closed:
                 raise ExecServerUnavailable("exec-server connection was closed")
             if self._client is not None:
-                if self._client.lost is not None:
-                    raise ExecServerDisconnected(self._client.lost)
-                return
+                if self._client.lost is None:
+                    return
+                # The old connection is gone (its processes got `Failed`); new processes
+                # get a new connection — for stdio, a new server child.
+                log.info("reconnecting to exec-server %s after: %s", self.describe(),
+                         self._client.lost)
+                await self._client.close()
+                self._client = None
             if self._stdio_command is not None:
                 transport: _Transport = await _StdioTransport.spawn(self._stdio_command,
                                                                     self._stdio_env)

@@ -133,7 +133,7 @@ class UnifiedExecManager:
         self._hook = apply_patch_hook
         self._sessions: SessionTable[UnifiedExecProcess] = SessionTable(
             deterministic_ids=deterministic_ids)
-        self._shell = default_shell(self._env)
+        self._shell = default_shell(os.environ if "SHELL" in os.environ else self._env)
         self._live: set[UnifiedExecProcess] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._proc_prefix = f"ue-{secrets.token_hex(4)}"
@@ -306,11 +306,11 @@ class UnifiedExecManager:
     async def _report(self, proc: UnifiedExecProcess, session_id: int | None, budget: int,
                       started: float, *, tool: str) -> ToolResult:
         state = proc.state
-        if state.has_exited and state.failure_message is None:
+        if state.has_exited:
             await proc.wait_closed(time.monotonic() + POST_EXIT_OUTPUT_MS / 1000)
         out = proc.take_output()
         output_text = out.kept.decode("utf-8", "replace")
-        if state.failure_message is not None:
+        if state.failure_message is not None and not state.has_exited:
             self._forget(session_id)
             head = (f"exec_command failed for `{proc.command}`" if tool == "exec_command"
                     else "write_stdin failed")

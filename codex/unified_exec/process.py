@@ -9,11 +9,13 @@ observed between tool calls (and after a turn ends) without anyone waiting on it
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 
 from codex.errors import CodexError
 from codex.exec_server.backend import (
+    TRANSPORT_DISCONNECTED,
     Closed,
     EventStream,
     ExecProcess,
@@ -23,6 +25,8 @@ from codex.exec_server.backend import (
     WriteStatus,
 )
 from codex.unified_exec.buffer import Collected, HeadTailBuffer
+
+log = logging.getLogger(__name__)
 
 # A write answered `starting` is retried this often, this long (spawn is nearly done).
 STARTING_RETRY_S = 0.01
@@ -129,7 +133,7 @@ class UnifiedExecProcess:
             try:
                 status = await self.handle.process.write(data)
             except CodexError as e:
-                self._fail(e.message)
+                self._backend_error("write", e)
                 return WriteStatus.UNKNOWN_PROCESS
             if status is not WriteStatus.STARTING or time.monotonic() > give_up:
                 return status
@@ -139,7 +143,7 @@ class UnifiedExecProcess:
         try:
             return await self.handle.process.interrupt()
         except CodexError as e:
-            self._fail(e.message)
+            self._backend_error("interrupt", e)
             return False
 
     async def terminate(self) -> bool:
@@ -148,12 +152,16 @@ class UnifiedExecProcess:
         try:
             return await self.handle.process.terminate()
         except CodexError as e:
-            self._fail(e.message)
+            self._backend_error("terminate", e)
             return False
 
-    def _fail(self, message: str) -> None:
+    def _backend_error(self, what: str, e: CodexError) -> None:
+        """A lost transport fails the process; any other backend error only fails the call."""
+        if not e.message.startswith(TRANSPORT_DISCONNECTED):
+            log.warning("%s of `%s` failed: %s", what, self.command, e.message)
+            return
         if self.state.failure_message is None and not self.closed:
-            self.state.failure_message = message
+            self.state.failure_message = e.message
         self._changed.set()
 
     def when_closed(self, callback) -> None:

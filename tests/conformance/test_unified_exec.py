@@ -70,8 +70,11 @@ def test_case_03_cat_on_a_tty(backend_factory) -> None:
     async def body(m: UnifiedExecManager):
         first = await m.exec_command({"cmd": "cat", "tty": True, "yield_time_ms": 200})
         sid = first.session_id
-        echo = await m.write_stdin({"session_id": sid, "chars": "hello\n"})
-        eof = await m.write_stdin({"session_id": sid, "chars": "\u0004"})
+        # Generous yields: output does not end a wait, an exit does (so EOF returns early).
+        echo = await m.write_stdin({"session_id": sid, "chars": "hello\n",
+                                    "yield_time_ms": 1000})
+        eof = await m.write_stdin({"session_id": sid, "chars": "\u0004",
+                                   "yield_time_ms": 10_000})
         after = await m.write_stdin({"session_id": sid, "chars": "x"})
         return first, echo, eof, after
 
@@ -165,7 +168,8 @@ def test_case_09_session_outlives_turn_dies_on_shutdown(backend_factory) -> None
 
     async def body(m: UnifiedExecManager):
         # Turn 1 ends with the session still running (and turn 2 is interrupted mid-call).
-        turn1 = await m.exec_command({"cmd": cmd, "login": False, "yield_time_ms": 250})
+        turn1 = await m.exec_command({"cmd": cmd, "login": False, "tty": True,
+                                      "yield_time_ms": 250})
         seen = await read_until(m, turn1, "CHILD=")
         pids.extend(int(line.split("=")[1]) for line in seen.splitlines() if "=" in line)
         turn2 = asyncio.create_task(m.write_stdin({"session_id": turn1.session_id,
@@ -174,7 +178,7 @@ def test_case_09_session_outlives_turn_dies_on_shutdown(backend_factory) -> None
         turn2.cancel()
         with pytest.raises(asyncio.CancelledError):
             await turn2
-        turn3 = await m.write_stdin({"session_id": turn1.session_id, "yield_time_ms": 5000})
+        turn3 = await m.write_stdin({"session_id": turn1.session_id, "chars": "\n"})
         assert all(os.path.exists(f"/proc/{p}") for p in pids)
         return turn1, turn3
 
@@ -231,7 +235,8 @@ def test_case_11_server_dies_mid_session(remote_backend_factory, tmp_path: Path)
     pids: list[int] = []
 
     async def body(m: UnifiedExecManager):
-        first = await m.exec_command({"cmd": "echo PID=$$; exec sleep 60", "login": False})
+        first = await m.exec_command({"cmd": "echo PID=$$; exec sleep 60", "login": False,
+                                      "yield_time_ms": 250})
         pids.append(await pid_of(m, first))
         poll = asyncio.create_task(m.write_stdin({"session_id": first.session_id,
                                                   "yield_time_ms": 20_000}))
@@ -240,10 +245,11 @@ def test_case_11_server_dies_mid_session(remote_backend_factory, tmp_path: Path)
         os.kill(server_pid, signal.SIGKILL)
         result = await poll
         after = await m.write_stdin({"session_id": first.session_id})
-        return first, result, after
+        again = await m.exec_command({"cmd": "echo back", "login": False})
+        return first, result, after, again
 
     try:
-        first, result, after = run_manager(factory, body)
+        first, result, after, again = run_manager(factory, body)
     finally:
         for pid in pids:  # the server died without cleaning up: end its orphan ourselves
             with contextlib.suppress(ProcessLookupError):
@@ -256,3 +262,8 @@ def test_case_11_server_dies_mid_session(remote_backend_factory, tmp_path: Path)
     assert result.text.startswith("write_stdin failed: exec-server transport disconnected")
     assert result.wall_time < 20 and result.session_id is None and result.exit_code is None
     assert after.text == f"write_stdin failed: Unknown process id {first.session_id}"
+    # New commands get a new connection: a new stdio child; the dead websocket server is gone.
+    if kind == "remote-stdio":
+        assert again.output == "back\n" and again.exit_code == 0
+    else:
+        assert again.text.startswith("exec_command failed for `echo back`: cannot connect")

@@ -26,10 +26,10 @@ SERVER_START_TIMEOUT_S = 30.0
 class WsServer:
     """A `codex exec-server --listen ws://127.0.0.1:0` child and the URL it printed."""
 
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, *extra_args: str) -> None:
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [*codex_cmd(), "exec-server", "--listen", "ws://127.0.0.1:0"],
+            [*codex_cmd(), "exec-server", "--listen", "ws://127.0.0.1:0", *extra_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log,
         )
         self.url = self._read_url(log_path)
@@ -115,7 +115,11 @@ def run_manager(factory: BackendFactory, body: Callable[[UnifiedExecManager], Aw
 
     async def main() -> Any:
         kwargs.setdefault("deterministic_ids", True)
-        mgr = UnifiedExecManager(factory(), cwd=str(cwd or os.getcwd()), **kwargs)
+        backend = factory()
+        connect = getattr(backend, "connect", None)
+        if connect is not None:
+            await connect()  # a remote server's start-up is not part of any tool call
+        mgr = UnifiedExecManager(backend, cwd=str(cwd or os.getcwd()), **kwargs)
         try:
             return await asyncio.wait_for(body(mgr), timeout)
         finally:

@@ -68,19 +68,11 @@ class Policy:
         return {"type": self.sandbox_mode}
 
     def may_write(self, path: Path, cwd: Path) -> bool:
-        """Whether a file write by the agent itself (apply_patch) is inside the policy."""
-        if self.sandbox_mode == DANGER_FULL_ACCESS:
-            return True
-        if self.sandbox_mode == READ_ONLY:
-            return False
-        real = Path(os.path.realpath(path))
-        for root in self.writable_roots(cwd):
-            r = Path(os.path.realpath(root))
-            if real == r or r in real.parents:
-                rel = real.relative_to(r)
-                # .git stays read-only inside writable roots.
-                return not (rel.parts and rel.parts[0] == ".git")
-        return False
+        """Whether a file write by the agent itself (apply_patch) is inside the policy: the
+        same rule the sandbox applies to commands."""
+        from codex.sandbox import SandboxPolicy
+
+        return SandboxPolicy.from_wire(self.to_wire(cwd)).allows_write(str(path), str(cwd))
 
 
 def sandbox_module() -> Any | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,6 @@ UPDATE_PLAN_TOOL: dict[str, Any] = {
 
 PLAN_UPDATED = "Plan updated"
 
-_PATCH_PATH = re.compile(r"^\*\*\* (?:Add File|Update File|Delete File|Move to): (.+?)\s*$", re.M)
 
 
 def _exec_tools() -> list[dict[str, Any]]:
@@ -62,11 +60,6 @@ def _apply_patch_tool(wire: str) -> dict[str, Any]:
     from codex.core.apply_patch.tool import APPLY_PATCH_FREEFORM_TOOL, APPLY_PATCH_JSON_TOOL
 
     return APPLY_PATCH_JSON_TOOL if wire == "chat" else APPLY_PATCH_FREEFORM_TOOL
-
-
-def patch_paths(text: str) -> list[str]:
-    """Every path a patch would write (for the policy check before applying)."""
-    return [m.group(1) for m in _PATCH_PATH.finditer(text)]
 
 
 class ToolRouter:
@@ -193,30 +186,37 @@ class ToolRouter:
 
     # -- apply_patch ----------------------------------------------------------------------
     async def apply_patch(self, patch: str, cwd: str | None = None) -> tuple[str, bool]:
-        """Check the policy, then apply all-or-nothing: (output text, applied?)."""
-        from codex.core.apply_patch import PatchError, apply_patch
+        """Verify, check every written path against the policy, then apply all-or-nothing:
+        (output text, applied?)."""
+        from codex.core.apply_patch import PatchError, verify_patch
 
         base = Path(cwd) if cwd else self.cwd
         item = self.emit.new_item("file_change", changes=[], status="in_progress")
-        denied = [p for p in patch_paths(patch) if not self.policy.may_write(base / p, self.cwd)]
-        if denied:
-            item["status"] = "failed"
-            self.emit(ItemCompleted(item))
-            why = ("the sandbox is read-only" if self.policy.sandbox_mode == READ_ONLY
-                   else "outside the writable roots of the workspace-write sandbox")
-            return (f"apply_patch declined: writing {', '.join(denied)} is not allowed ({why}; "
-                    f"approval policy `{self.policy.approval}`)."), False
-        try:
-            result = await asyncio.to_thread(apply_patch, patch, base)
-        except PatchError as e:
-            item["status"] = "failed"
-            self.emit(ItemCompleted(item))
-            return f"apply_patch verification failed: {e.message}", False
-        item["changes"] = [{"path": str(base / (c.move_path or c.path)), "kind": c.kind}
-                           for c in result.changes]
-        item["status"] = "completed"
+
+        def run() -> tuple[str, bool]:
+            try:
+                plan = verify_patch(patch, base)
+            except PatchError as e:
+                return f"apply_patch verification failed: {e.message}", False
+            denied = [str(p) for p in plan.written_paths
+                      if not self.policy.may_write(p, self.cwd)]
+            if denied:
+                why = ("the sandbox is read-only" if self.policy.sandbox_mode == READ_ONLY
+                       else "outside the writable roots of the workspace-write sandbox")
+                return (f"apply_patch declined: writing {', '.join(denied)} is not allowed "
+                        f"({why}; approval policy `{self.policy.approval}`)."), False
+            try:
+                result = plan.apply()
+            except PatchError as e:
+                return f"apply_patch verification failed: {e.message}", False
+            item["changes"] = [{"path": str(base / (c.move_path or c.path)), "kind": c.kind}
+                               for c in result.changes]
+            return result.summary_text(), True
+
+        text, ok = await asyncio.to_thread(run)
+        item["status"] = "completed" if ok else "failed"
         self.emit(ItemCompleted(item))
-        return result.summary_text(), True
+        return text, ok
 
     async def apply_patch_hook(self, patch: str, cwd: str) -> str:
         """unified_exec calls this for `apply_patch <<'EOF'` commands (failure = exit 1)."""

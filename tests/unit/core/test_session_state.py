@@ -57,6 +57,7 @@ def test_session_ids_are_unique_and_time_ordered() -> None:
 
 
 def test_policy_writes(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
     ww = Policy("never", "workspace-write", exclude_slash_tmp=True,
                 exclude_tmpdir_env_var=True)
     assert ww.may_write(tmp_path / "a" / "b.txt", tmp_path)

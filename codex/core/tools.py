@@ -86,7 +86,12 @@ class ToolRouter:
         kind = call.get("type")
         out_kind = "custom_tool_call_output" if kind == "custom_tool_call" \
             else "function_call_output"
-        text = await self._run(call)
+        try:
+            text = await self._run(call)
+        except (CodexError, OSError) as e:
+            # e.g. the sandbox cannot start on this kernel: the model hears why, the turn goes on
+            reason = e.message if isinstance(e, CodexError) else str(e)
+            text = f"{call.get('name')} failed: {reason}"
         return {"type": out_kind, "call_id": call.get("call_id"), "output": text}
 
     async def _run(self, call: dict[str, Any]) -> str:

@@ -361,3 +361,32 @@ def test_human_mode_interrupt_exits_130(hr: Harness) -> None:
             p.communicate()
     assert p.returncode == 130
     assert out == "" and "interrupted" in err
+
+
+def test_ctrl_c_during_a_command_records_aborted_call_and_cleans_up(h: Harness) -> None:
+    import time
+
+    marker = h.cwd / "pid.txt"
+    h.mock.add(h.calls(("c1", "exec_command", {"cmd": "echo $$ > pid.txt; exec sleep 60",
+                                                "yield_time_ms": 30000})))
+    p = h.popen("-s", "danger-full-access", "long command")
+    try:
+        deadline = time.monotonic() + 60
+        while not (marker.exists() and marker.read_text().strip()):
+            assert time.monotonic() < deadline, "the command never started"
+            assert p.poll() is None, p.communicate()
+            time.sleep(0.02)  # polling for the file the command writes, not a sync sleep
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 130
+    pid = int(marker.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the session died with codex exec, not before
+    h.mock.add(h.answer("resumed"))
+    r = h.run("resume", "--last", "what happened?")
+    assert r.returncode == 0, r.stderr
+    assert h.outputs(1)["c1"].startswith("aborted")

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from codex.config import Config, load_from_args
+from codex.config import Config, ConfigError, load_from_args
 from codex.errors import CodexError, UsageError
 
 OSS_PROVIDERS = ("ollama", "lmstudio")
@@ -302,8 +302,14 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
 
     router = ToolRouter(cwd=cwd, policy=policy, manager=None, emit=emit,
                         sandbox_available=sandbox_ok, wire=provider.get("wire_api", "responses"))
+    from codex.child_env import child_env
+
+    try:
+        env = child_env(cfg.get("shell_environment_policy"), session_id)
+    except ValueError as e:
+        raise ConfigError(f"shell_environment_policy: {e}") from None
     manager = UnifiedExecManager(
-        backend_from_config(cfg, getattr(args, "exec_server", None)), cwd=str(cwd),
+        backend_from_config(cfg, getattr(args, "exec_server", None)), cwd=str(cwd), env=env,
         sandbox=sandbox_wire, tool_output_token_limit=int(cfg["tool_output_token_limit"]),
         apply_patch_hook=router.apply_patch_hook)
     router.manager = manager

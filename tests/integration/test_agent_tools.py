@@ -260,3 +260,15 @@ def test_running_session_is_kept_during_turn_and_killed_at_exit(hr: Harness) -> 
     except ProcessLookupError:
         alive = False
     assert not alive, "the session's process outlived codex exec"
+
+
+def test_commands_see_thread_id_and_shell_environment_policy(hr: Harness) -> None:
+    hr.mock.add(hr.calls(("c1", "exec_command",
+                          {"cmd": 'echo "tid=$CODEX_THREAD_ID x=$MY_SET y=${SECRETISH:-unset}"'})),
+                hr.answer("ok"))
+    env = hr.env(SECRETISH="leak")
+    r = hr.run("--json", *FULL, "-c", 'shell_environment_policy.set={MY_SET="yes"}',
+               "-c", 'shell_environment_policy.exclude=["SECRET*"]', "env", env=env)
+    assert r.returncode == 0, r.stderr
+    thread = json_events(r.stdout)[0]["thread_id"]
+    assert hr.outputs(1)["c1"].endswith(f"tid={thread} x=yes y=unset\n")

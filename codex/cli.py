@@ -82,7 +82,8 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         choices=["read-only", "workspace-write", "danger-full-access"],
         help="sandbox mode for model-run commands",
     )
-    p.add_argument("--full-auto", action="store_true", help="workspace-write sandbox, on-request")
+    p.add_argument("--full-auto", action="store_true",
+                   help="workspace-write sandbox (exec never asks for approval)")
     p.add_argument(
         "--dangerously-bypass-approvals-and-sandbox",
         "--yolo",

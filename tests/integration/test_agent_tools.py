@@ -272,3 +272,12 @@ def test_commands_see_thread_id_and_shell_environment_policy(hr: Harness) -> Non
     assert r.returncode == 0, r.stderr
     thread = json_events(r.stdout)[0]["thread_id"]
     assert hr.outputs(1)["c1"].endswith(f"tid={thread} x=yes y=unset\n")
+
+
+def test_commands_through_a_stdio_exec_server(hr: Harness) -> None:
+    hr.mock.add(hr.calls(("c1", "exec_command", {"cmd": "echo remote-$((40+2))"})),
+                hr.answer("ok"))
+    r = hr.run("--exec-server", "stdio", *FULL, "remote run")
+    assert r.returncode == 0, r.stderr
+    out = hr.outputs(1)["c1"]
+    assert exec_output(out, 0, "remote-42\n").fullmatch(out), out

@@ -191,6 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The hot path of every wrapper and health check: skip building the parser.
         sys.stdout.write(f"codex-cli {__version__}\n")
         return 0
+    if argv[:2] == ["sandbox", "--policy-json"]:
+        # Every sandboxed command re-enters codex here: skip argparse and the subcommand table.
+        from codex.sandbox._helper import main as sandbox_helper
+
+        return sandbox_helper(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -324,14 +324,22 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
                   turn_context={"cwd": str(cwd), "model": cfg["model"],
                                 "approval_policy": policy.approval,
                                 "sandbox_policy": policy.to_wire(cwd)})
+    user_items: list[dict[str, Any]] = []
+    if resume:
+        # The world may have changed since the session was recorded (cwd, sandbox, date).
+        from codex.core.context import environment_context, user_message
+
+        now = environment_context(cwd, policy)
+        if now != _last_environment(history):
+            user_items.append(user_message(now))
     content: list[dict[str, Any]] = []
     if prompt:
         content.append({"type": "input_text", "text": prompt})
     content.extend(images)
-    user = {"type": "message", "role": "user", "content": content}
+    user_items.append({"type": "message", "role": "user", "content": content})
 
     loop = asyncio.get_running_loop()
-    task = asyncio.ensure_future(agent.run_turn([user]))
+    task = asyncio.ensure_future(agent.run_turn(user_items))
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, task.cancel)
@@ -370,6 +378,16 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
         sys.stdout.write(result.last_message + "\n")
         sys.stdout.flush()
     return 0
+
+
+def _last_environment(history: list[dict[str, Any]]) -> str | None:
+    for item in reversed(history):
+        if item.get("type") == "message" and item.get("role") == "user":
+            for part in item.get("content") or []:
+                text = part.get("text") if isinstance(part, dict) else None
+                if isinstance(text, str) and text.startswith("<environment_context>"):
+                    return text
+    return None
 
 
 def _write_last(path: Path, text: str) -> None:

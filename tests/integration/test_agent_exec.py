@@ -390,3 +390,15 @@ def test_ctrl_c_during_a_command_records_aborted_call_and_cleans_up(h: Harness) 
     r = h.run("resume", "--last", "what happened?")
     assert r.returncode == 0, r.stderr
     assert h.outputs(1)["c1"].startswith("aborted")
+
+
+def test_resume_with_another_sandbox_sends_a_fresh_environment_context(hr: Harness) -> None:
+    hr.mock.add(hr.answer("one"), hr.answer("two"), hr.answer("three"))
+    assert hr.run("q1").returncode == 0
+    r = hr.run("-s", "workspace-write", "resume", "--last", "q2")
+    assert r.returncode == 0, r.stderr
+    envs = [u for u in hr.user_texts(1) if u.startswith("<environment_context>")]
+    assert len(envs) == 2 and "read-only" in envs[0] and "workspace-write" in envs[1]
+    r = hr.run("-s", "workspace-write", "resume", "--last", "q3")
+    assert r.returncode == 0, r.stderr
+    assert len([u for u in hr.user_texts(2) if u.startswith("<environment_context>")]) == 2

@@ -183,3 +183,15 @@ def test_chat_error_chunk_rate_limit_is_retried(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         errs = _errors(r.stdout)
         assert len(errs) == 1 and "try again in 10ms" in errs[0]
+
+
+def test_incomplete_response_is_reported_not_retried(hr: Harness) -> None:
+    hr.mock.add(mm.Reply(events=[{"type": "response.created", "response": {"id": "r"}},
+                                 {"type": "response.incomplete", "response": {
+                                     "id": "r", "incomplete_details": {
+                                         "reason": "max_output_tokens"}}}]))
+    hr.mock.default = hr.answer("must not be reached")
+    r = hr.run("go")
+    assert r.returncode == 1
+    assert len(hr.mock.requests) == 1
+    assert "incomplete (max_output_tokens)" in r.stderr

@@ -102,6 +102,20 @@ def to_chat_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _call_index(frag: dict[str, Any], calls: dict[int, dict[str, Any]]) -> int:
+    """Which call a fragment continues: its `index`; failing that (some local servers omit
+    it) the call with its id, else a new call when it brings an id, else the latest."""
+    if isinstance(frag.get("index"), int):
+        return frag["index"]
+    fid = frag.get("id")
+    for idx, acc in calls.items():
+        if fid and acc["id"] == fid:
+            return idx
+    if fid or not calls:
+        return max(calls, default=-1) + 1
+    return max(calls)
+
+
 def usage_from_chat(u: Any) -> Usage:
     if not isinstance(u, dict):
         return Usage()
@@ -164,7 +178,7 @@ class ChatClient(ModelClient):
                 if isinstance(reasoning, str) and reasoning:
                     yield ReasoningDelta(reasoning)
                 for frag in delta.get("tool_calls") or []:
-                    idx = int(frag.get("index", len(calls)))
+                    idx = _call_index(frag, calls)
                     acc = calls.setdefault(idx, {"id": "", "name": "", "arguments": ""})
                     if frag.get("id"):
                         acc["id"] = frag["id"]

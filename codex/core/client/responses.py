@@ -93,4 +93,13 @@ class ResponsesClient(ModelClient):
             elif kind == "response.failed":
                 resp = ev.get("response") or {}
                 raise error_from_failed(resp.get("error"))
+            elif kind == "error":
+                raise error_from_failed(ev.get("error") if isinstance(ev.get("error"), dict)
+                                        else ev)
+            elif kind == "response.incomplete":
+                # Asking again yields the same cut-off answer: report it instead.
+                details = (ev.get("response") or {}).get("incomplete_details") or {}
+                reason = details.get("reason") or "unknown reason"
+                raise ModelError(f"the model's response was incomplete ({reason})",
+                                 retryable=False, code="incomplete")
         raise ModelError("stream closed before response.completed", retryable=True)

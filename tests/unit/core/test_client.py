@@ -141,3 +141,19 @@ def test_chat_user_images_become_image_url_parts() -> None:
     assert to_messages("s", items)[1] == {"role": "user", "content": [
         {"type": "text", "text": "look"},
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}
+
+
+def test_chat_fragments_without_index_follow_ids() -> None:
+    with mm.MockModel() as m:
+        m.add(mm.Reply(events=[
+            {"choices": [{"delta": {"tool_calls": [
+                {"id": "a", "function": {"name": "f", "arguments": '{"x"'}}]}}]},
+            {"choices": [{"delta": {"tool_calls": [{"function": {"arguments": ": 1}"}}]}}]},
+            {"choices": [{"delta": {"tool_calls": [
+                {"id": "b", "function": {"name": "g", "arguments": "{}"}}]}}]},
+            {"choices": [{"delta": {}, "finish_reason": "tool_calls"}]}, "[DONE]"]))
+        c = make_client(_provider(m.url, "chat"), model="m", api_key="k", session_id="s")
+        evs = asyncio.run(_collect(c, Prompt("i", [])))
+    calls = [(e.item["call_id"], e.item["name"], e.item["arguments"]) for e in evs
+             if isinstance(e, ItemDone)]
+    assert calls == [("a", "f", '{"x": 1}'), ("b", "g", "{}")]

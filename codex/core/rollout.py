@@ -139,9 +139,14 @@ def find_rollout(home: Path, session_id: str | None) -> Path:
     """The rollout of `session_id`, or the most recent one when it is None."""
     files = _all_rollouts(home)
     if session_id is None:
-        if not files:
-            raise RolloutError(f"no recorded sessions in {home / SESSIONS_DIR} to resume")
-        return max(files, key=lambda p: (p.stat().st_mtime, p.name))
+        # Newest first, skipping a file a crash left without its first line.
+        for path in sorted(files, key=lambda p: (p.stat().st_mtime, p.name), reverse=True):
+            try:
+                read_rollout(path)
+            except RolloutError:
+                continue
+            return path
+        raise RolloutError(f"no recorded sessions in {home / SESSIONS_DIR} to resume")
     matches = [p for p in files if p.stem.endswith(session_id)]
     if not matches:
         raise RolloutError(f"no session with id {session_id!r} in {home / SESSIONS_DIR}")

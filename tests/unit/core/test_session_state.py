@@ -129,3 +129,14 @@ def test_startup_paths_do_not_import_the_agent(argv: list[str]) -> None:
                 if line.startswith("import time:")}
     assert not {m for m in imported if m.startswith(("codex.core", "requests", "urllib3"))}
     assert "codex.exec_cmd" not in imported
+
+
+def test_resume_last_skips_a_rollout_without_meta(tmp_path: Path) -> None:
+    import os
+
+    good = RolloutWriter.create(tmp_path, new_session_id(), {})
+    good.close()
+    bad = good.path.with_name("rollout-2099-01-01T00-00-00-broken.jsonl")
+    bad.write_text('{"type": "sess')
+    os.utime(good.path, (1, 1))  # the broken file is newer
+    assert find_rollout(tmp_path, None) == good.path

@@ -281,3 +281,28 @@ def test_commands_through_a_stdio_exec_server(hr: Harness) -> None:
     assert r.returncode == 0, r.stderr
     out = hr.outputs(1)["c1"]
     assert exec_output(out, 0, "remote-42\n").fullmatch(out), out
+
+
+def test_bypass_flag_runs_unsandboxed(hr: Harness, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    hr.mock.add(hr.calls(("c1", "exec_command", {"cmd": f"echo free > {outside}"})),
+                hr.answer("ok"))
+    r = hr.run("--dangerously-bypass-approvals-and-sandbox", "write outside")
+    assert r.returncode == 0, r.stderr
+    assert outside.read_text() == "free\n"
+    env_ctx = hr.user_texts(0)[-2]
+    assert "<sandbox_mode>danger-full-access</sandbox_mode>" in env_ctx
+    assert "<network_access>enabled</network_access>" in env_ctx
+
+
+def test_workspace_write_sandbox_blocks_writes_outside(hr: Harness, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    hr.mock.add(hr.calls(("c1", "exec_command", {"cmd": f"echo in > inside.txt; "
+                                                        f"echo out > {outside}"})),
+                hr.answer("ok"))
+    r = hr.run("--full-auto", "-c", "sandbox_workspace_write.exclude_slash_tmp=true",
+               "-c", "sandbox_workspace_write.exclude_tmpdir_env_var=true", "write both")
+    assert r.returncode == 0, r.stderr
+    assert (hr.cwd / "inside.txt").read_text() == "in\n"
+    assert not outside.exists()
+    assert "sandbox denied" in hr.outputs(1)["c1"]

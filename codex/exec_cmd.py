@@ -257,7 +257,7 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
     from codex.core.client import make_client
     from codex.core.context import initial_items
     from codex.core.events import Emitter
-    from codex.core.policy import DANGER_FULL_ACCESS, Policy, sandbox_module
+    from codex.core.policy import DANGER_FULL_ACCESS, Policy
     from codex.core.prompt import BASE_INSTRUCTIONS
     from codex.core.rollout import RolloutWriter, find_rollout, new_session_id, read_rollout
     from codex.core.tools import ToolRouter
@@ -289,19 +289,16 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
                 f"{policy.approval}\n--------")
     emit = Emitter(out)
 
-    sandbox_wire = None
-    sandbox_ok = policy.sandbox_mode == DANGER_FULL_ACCESS
-    if not sandbox_ok:
-        sb = sandbox_module()
-        if sb is not None:
-            sandbox_wire = sb.SandboxPolicy.from_wire(policy.to_wire(cwd)).to_wire()
-            sandbox_ok = True
+    # None = unsandboxed; otherwise every command is wrapped by codex.sandbox, which refuses
+    # (SandboxUnavailable) rather than run a command unconfined.
+    sandbox_wire = None if policy.sandbox_mode == DANGER_FULL_ACCESS \
+        else policy.sandbox_policy(cwd).to_wire()
 
     from codex.unified_exec import UnifiedExecManager
     from codex.unified_exec.backend_select import backend_from_config
 
     router = ToolRouter(cwd=cwd, policy=policy, manager=None, emit=emit,
-                        sandbox_available=sandbox_ok, wire=provider.get("wire_api", "responses"))
+                        wire=provider.get("wire_api", "responses"))
     from codex.child_env import child_env
 
     try:

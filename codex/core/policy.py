@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codex.config import APPROVAL_POLICIES, SANDBOX_MODES
+from codex.config import APPROVAL_POLICIES, SANDBOX_MODES, ConfigError
 
 READ_ONLY = "read-only"
 WORKSPACE_WRITE = "workspace-write"
@@ -24,8 +23,10 @@ class Policy:
     exclude_slash_tmp: bool = False
 
     def __post_init__(self) -> None:
-        assert self.approval in APPROVAL_POLICIES, self.approval
-        assert self.sandbox_mode in SANDBOX_MODES, self.sandbox_mode
+        if self.approval not in APPROVAL_POLICIES:
+            raise ConfigError(f"invalid approval_policy {self.approval!r}")
+        if self.sandbox_mode not in SANDBOX_MODES:
+            raise ConfigError(f"invalid sandbox_mode {self.sandbox_mode!r}")
 
     @classmethod
     def from_config(cls, values: dict[str, Any], extra_dirs: list[str] = ()) -> Policy:
@@ -42,20 +43,13 @@ class Policy:
             self.sandbox_mode == WORKSPACE_WRITE and self.network_access)
 
     def writable_roots(self, cwd: Path) -> list[str]:
-        if self.sandbox_mode != WORKSPACE_WRITE:
-            return []
-        roots = [str(cwd)]
-        roots += [str((cwd / r).resolve()) for r in self.extra_roots]
-        if not self.exclude_slash_tmp:
-            roots.append("/tmp")
-        tmpdir = os.environ.get("TMPDIR")
-        if tmpdir and not self.exclude_tmpdir_env_var:
-            roots.append(tmpdir)
-        out: list[str] = []
-        for r in roots:
-            if r not in out:
-                out.append(r)
-        return out
+        """Where commands may write (workspace-write), exactly as the sandbox computes it."""
+        return self.sandbox_policy(cwd).effective_writable_roots(str(cwd))
+
+    def sandbox_policy(self, cwd: Path) -> Any:
+        from codex.sandbox import SandboxPolicy
+
+        return SandboxPolicy.from_wire(self.to_wire(cwd))
 
     def to_wire(self, cwd: Path) -> dict[str, Any]:
         """The policy as a plain dict (the shape SandboxPolicy.from_wire takes)."""
@@ -70,17 +64,4 @@ class Policy:
     def may_write(self, path: Path, cwd: Path) -> bool:
         """Whether a file write by the agent itself (apply_patch) is inside the policy: the
         same rule the sandbox applies to commands."""
-        from codex.sandbox import SandboxPolicy
-
-        return SandboxPolicy.from_wire(self.to_wire(cwd)).allows_write(str(path), str(cwd))
-
-
-def sandbox_module() -> Any | None:
-    """`codex.sandbox` when it provides the kernel sandbox, else None."""
-    try:
-        import codex.sandbox as sb
-    except ImportError:
-        return None
-    if not all(hasattr(sb, n) for n in ("SandboxPolicy", "wrap_argv")):
-        return None
-    return sb
+        return self.sandbox_policy(cwd).allows_write(str(path), str(cwd))

@@ -66,12 +66,11 @@ class ToolRouter:
     """Runs tool calls for one session."""
 
     def __init__(self, *, cwd: Path, policy: Policy, manager: Any, emit: Emitter,
-                 sandbox_available: bool, wire: str = "responses") -> None:
+                 wire: str = "responses") -> None:
         self.cwd = cwd
         self.policy = policy
         self.manager = manager
         self.emit = emit
-        self.sandbox_available = sandbox_available
         self.wire = wire
         self._plan_item: dict[str, Any] | None = None
         self._running: dict[int, dict[str, Any]] = {}  # session id -> command item
@@ -129,11 +128,6 @@ class ToolRouter:
             return ("command declined: it asked to run outside the sandbox, and with approval "
                     f"policy `{self.policy.approval}` in a headless run nobody can approve "
                     f"that. Work within the {mode} sandbox or tell the user what you need.")
-        if mode != DANGER_FULL_ACCESS and not self.sandbox_available:
-            return (f"command declined: the sandbox needed for `{mode}` mode is not available "
-                    "in this build, so no command was run. Commands run only with "
-                    "`--sandbox danger-full-access` (or "
-                    "`--dangerously-bypass-approvals-and-sandbox`) until it is.")
         return None
 
     async def exec_command(self, args: dict[str, Any]) -> str:

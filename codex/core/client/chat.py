@@ -21,7 +21,7 @@ from codex.core.client.events import (
     Usage,
 )
 from codex.core.client.responses import OUTPUT_SCHEMA_NAME
-from codex.core.client.sse import DONE, parse_sse
+from codex.core.client.sse import DONE
 from codex.core.client.transport import StreamingPost
 
 
@@ -156,8 +156,8 @@ class ChatClient(ModelClient):
         finished = False
         done = False
         response_id = None
-        async for chunk in parse_sse(post.lines()):
-            if chunk is DONE:
+        async for chunk in post.events():
+            if chunk == DONE:
                 done = True
                 break
             if not isinstance(chunk, dict):

@@ -16,7 +16,6 @@ from codex.core.client.events import (
     TextDelta,
     Usage,
 )
-from codex.core.client.sse import parse_sse
 from codex.core.client.transport import StreamingPost
 
 OUTPUT_SCHEMA_NAME = "codex_output_schema"
@@ -74,7 +73,7 @@ class ResponsesClient(ModelClient):
         return body
 
     async def _events(self, post: StreamingPost) -> AsyncIterator[ModelEvent]:
-        async for ev in parse_sse(post.lines()):
+        async for ev in post.events():
             if not isinstance(ev, dict):
                 continue
             kind = ev.get("type")

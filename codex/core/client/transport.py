@@ -1,8 +1,9 @@
-"""A streaming POST run by `requests` in a worker thread, its lines fed to the asyncio loop.
+"""A streaming POST run by `requests` in a worker thread, its SSE events fed to the loop.
 
-`requests` blocks, so each request gets a daemon thread that reads the body as it arrives and
-hands whole lines to the loop with `call_soon_threadsafe`. The loop side waits with the idle
-timeout, and closing the stream from the loop unblocks the thread.
+`requests` blocks, so each request gets a daemon thread that reads the body as it arrives,
+decodes the server-sent events, and hands them to the loop with `call_soon_threadsafe`. The
+loop side waits with the idle timeout, and closing the stream from the loop unblocks the
+thread.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import asyncio
 import json
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import requests
+
+from codex.core.client.sse import SseDecoder
 
 CONNECT_TIMEOUT_S = 30.0
 
@@ -65,6 +68,7 @@ class StreamingPost:
                 return
             raw = resp.raw
             read = raw.read1 if hasattr(raw, "read1") else raw.read
+            decoder = SseDecoder()
             pending = b""
             while not self._closed:
                 chunk = read(65536)
@@ -73,9 +77,16 @@ class StreamingPost:
                 pending += chunk
                 if b"\n" in pending:
                     *lines, pending = pending.split(b"\n")
-                    self._put(("lines", lines))
-            if pending and not self._closed:
-                self._put(("lines", [pending]))
+                    events = [ev for ev in (decoder.feed(x.rstrip(b"\r")) for x in lines)
+                              if ev is not None]
+                    if events:
+                        self._put(("events", events))
+            if not self._closed:
+                tail = [decoder.feed(pending.rstrip(b"\r"))] if pending else []
+                tail.append(decoder.flush())
+                events = [ev for ev in tail if ev is not None]
+                if events:
+                    self._put(("events", events))
             self._put(("eof",))
         except Exception as e:  # noqa: BLE001 - any read failure ends this attempt
             self._put(("error", self._idle_message() if _is_timeout(e) else _describe(e)))
@@ -110,14 +121,15 @@ class StreamingPost:
         msg = await self._get()
         return msg[1] if msg[0] == "body" else ""
 
-    async def lines(self):
-        """Yield body lines (bytes, without the newline); TransportError if the body breaks."""
+    async def events(self) -> AsyncIterator[Any]:
+        """Yield the body's SSE payloads (decoded JSON, or DONE); TransportError if the
+        body breaks off."""
         while True:
             msg = await self._get()
             kind = msg[0]
-            if kind == "lines":
-                for line in msg[1]:
-                    yield line.rstrip(b"\r")
+            if kind == "events":
+                for ev in msg[1]:
+                    yield ev
             elif kind == "eof":
                 return
             else:

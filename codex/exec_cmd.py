@@ -265,20 +265,24 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
     policy = Policy.from_config(cfg.values, args.add_dir)
     home = cfg.codex_home
     rollout = None
-    if resume:
-        session = read_rollout(find_rollout(home, target))
-        session_id, history = session.id, session.items
-        if not args.ephemeral:
-            rollout = RolloutWriter(session.path)
-    else:
-        session_id = new_session_id()
-        history = initial_items(home, cwd, policy, int(cfg["project_doc_max_bytes"]))
-        if not args.ephemeral:
-            rollout = RolloutWriter.create(home, session_id, {
-                "cwd": str(cwd), "originator": "codex_exec",
-                "model_provider": provider["id"], "instructions": BASE_INSTRUCTIONS})
-            for it in history:
-                rollout.item(it)
+    try:
+        if resume:
+            session = read_rollout(find_rollout(home, target))
+            session_id, history = session.id, session.items
+            if not args.ephemeral:
+                rollout = RolloutWriter(session.path)
+        else:
+            session_id = new_session_id()
+            history = initial_items(home, cwd, policy, int(cfg["project_doc_max_bytes"]))
+            if not args.ephemeral:
+                rollout = RolloutWriter.create(home, session_id, {
+                    "cwd": str(cwd), "originator": "codex_exec",
+                    "model_provider": provider["id"], "instructions": BASE_INSTRUCTIONS})
+                for it in history:
+                    rollout.item(it)
+    except OSError as e:
+        raise CodexError(f"cannot write the session file under {home}: {e.strerror or e} "
+                         "(use --ephemeral to run without one)") from None
 
     out = _JsonOut() if args.json else _HumanOut()
     if args.json:
@@ -286,7 +290,7 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
     else:
         out.say(f"codex exec · session {session_id}\nmodel: {cfg['model']} · provider: "
                 f"{provider['id']} · sandbox: {policy.sandbox_mode} · approval: "
-                f"{policy.approval}\n--------")
+                f"{policy.approval}\n--------\nuser\n{prompt or ''}")
     emit = Emitter(out)
 
     # None = unsandboxed; otherwise every command is wrapped by codex.sandbox, which refuses

@@ -402,3 +402,11 @@ def test_resume_with_another_sandbox_sends_a_fresh_environment_context(hr: Harne
     r = hr.run("-s", "workspace-write", "resume", "--last", "q3")
     assert r.returncode == 0, r.stderr
     assert len([u for u in hr.user_texts(2) if u.startswith("<environment_context>")]) == 2
+
+
+def test_unwritable_codex_home_is_a_clean_error(hr: Harness) -> None:
+    (hr.home / "sessions").write_text("")  # even root cannot make directories under a file
+    r = hr.run("hi")
+    assert r.returncode == 1
+    assert "--ephemeral" in r.stderr and "Traceback" not in r.stderr
+    assert hr.mock.requests == []

@@ -195,3 +195,16 @@ def test_incomplete_response_is_reported_not_retried(hr: Harness) -> None:
     assert r.returncode == 1
     assert len(hr.mock.requests) == 1
     assert "incomplete (max_output_tokens)" in r.stderr
+
+
+def test_chat_stream_ending_without_finish_is_retried(tmp_path: Path) -> None:
+    for h in harness_for(tmp_path, "chat"):
+        truncated = mm.chat_text("half")
+        truncated.events = truncated.events[:2]  # text, then a clean end: no finish, no [DONE]
+        h.mock.add(truncated, h.answer("full"))
+        r = h.run("--json", "go")
+        assert r.returncode == 0, r.stderr
+        assert len(_errors(r.stdout)) == 1 and len(h.mock.requests) == 2
+        msgs = [e["item"]["text"] for e in json_events(r.stdout)
+                if e.get("item", {}).get("type") == "agent_message"]
+        assert msgs == ["full"]

@@ -8,6 +8,8 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from codex.errors import CodexError
 from codex.unified_exec import ToolResult, UnifiedExecManager
 from codex.unified_exec.manager import STDIN_CLOSED_TEXT
@@ -182,10 +184,8 @@ def test_cancelled_call_keeps_its_session(backend_factory) -> None:
              "yield_time_ms": 30000}))
         await wait_for(lambda: m._live, what="the process to start")
         call.cancel()
-        try:
+        with pytest.raises(asyncio.CancelledError):  # the interrupted turn stays interrupted
             await call
-        except asyncio.CancelledError:
-            pass
         assert len(m.session_ids) == 1
         sid = m.session_ids[0]
         out = ""

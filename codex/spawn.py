@@ -70,6 +70,11 @@ def spawn_pty(argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
         # ptyprocess would exec argv with argv[0] replaced by the resolved path and report
         # chdir failures by raising in the forked child; doing chdir+exec here keeps our
         # arg0 and sends any error back through ptyprocess's error pipe instead.
+        # Python ignores SIGPIPE and SIGXFSZ; ignored signals survive exec, and `yes | head`
+        # in the user's terminal must end the usual way (subprocess does the same).
+        for name in ("SIGPIPE", "SIGXFSZ"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_DFL)
         os.chdir(cwd)
         os.execve(program, child_argv, env_copy)
 
@@ -148,6 +153,11 @@ def _session_members(sids: Iterable[int]) -> list[int]:
     return found
 
 
+def session_has_members(sid: int) -> bool:
+    """Whether any process is still in session `sid` (always False without /proc)."""
+    return bool(_session_members([sid]))
+
+
 def kill_tree(pids: Iterable[int], sig: int = signal.SIGKILL) -> None:
     """Send `sig` to the process groups led by `pids`, and (Linux) to every process left in
     their sessions: a job-control shell puts its jobs in other groups of the same session."""
@@ -185,6 +195,7 @@ class ExitWatcher:
     def __init__(self, loop) -> None:  # loop: asyncio.AbstractEventLoop
         self._loop = loop
         self._polled: dict[int, Callable[[int], None]] = {}
+        self._pidfds: set[int] = set()
         self._timer = None
 
     def watch(self, pid: int, on_exit: Callable[[int], None]) -> None:
@@ -200,10 +211,10 @@ class ExitWatcher:
                     status = self._try_reap(pid)
                     if status is None:
                         return
-                    self._loop.remove_reader(pidfd)
-                    os.close(pidfd)
+                    self._forget(pidfd)
                     on_exit(status)
 
+                self._pidfds.add(pidfd)
                 self._loop.add_reader(pidfd, ready)
                 return
         self._polled[pid] = on_exit
@@ -228,7 +239,16 @@ class ExitWatcher:
         if self._polled:
             self._timer = self._loop.call_later(self.POLL_INTERVAL_S, self._poll)
 
+    def _forget(self, pidfd: int) -> None:
+        self._pidfds.discard(pidfd)
+        self._loop.remove_reader(pidfd)
+        os.close(pidfd)
+
     def close(self) -> None:
+        """Stop watching (children not yet reaped stay unreaped)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._polled.clear()
+        for pidfd in list(self._pidfds):
+            self._forget(pidfd)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from codex.exec_server import protocol as p
@@ -22,6 +22,7 @@ from codex.exec_server.backend import (
     ExecBackend,
     ExecProcess,
     Failed,
+    Output,
     SpawnError,
 )
 
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 # Spec "Lifecycle": a closed process stays readable (and its id taken) this long.
 RETAIN_CLOSED_S = 30.0
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+# Sends one message: a dict, or JSON text already encoded (see protocol.encode).
+Send = Callable[[dict[str, Any] | str], Awaitable[None]]
 
 
 @dataclass(eq=False)
@@ -41,7 +43,6 @@ class _Entry:
     closed: bool = False
     pump: asyncio.Task | None = None
     expiry: asyncio.TimerHandle | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Connection:
@@ -191,7 +192,10 @@ class Connection:
         async for ev in entry.events:
             if isinstance(ev, Failed):
                 return
-            await self._send(p.event_notification(entry.process_id, ev))
+            if isinstance(ev, Output):
+                await self._send(p.output_notification_text(entry.process_id, ev))
+            else:
+                await self._send(p.event_notification(entry.process_id, ev))
             if isinstance(ev, Closed):
                 entry.closed = True
                 entry.expiry = asyncio.get_running_loop().call_later(

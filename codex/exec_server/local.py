@@ -67,7 +67,7 @@ class LocalProcess(ExecProcess):
         self._stdin = child.master if child.tty else child.stdin
         self._stdin_closed = self._stdin is None
         self._write_buf = bytearray()
-        self._writing = False
+        self._writer_fd: int | None = None
         if child.tty:
             assert child.master is not None
             self._readers[child.master] = "pty"
@@ -154,9 +154,13 @@ class LocalProcess(ExecProcess):
                                                       self._force_close)
         self._maybe_close()
 
-    def _force_close(self) -> None:
+    def _force_close(self, *, final: bool = False) -> None:
+        """Drain what is buffered and close the output fds; `final` (backend shutdown)
+        does so even while paused for a slow consumer."""
+        if self._close_timer is not None:
+            self._close_timer.cancel()
         self._close_timer = None
-        if self._paused:
+        if self._paused and not final:
             # Data is waiting for a slow consumer, not for a lingering descendant.
             self._close_timer = self._loop.call_later(CLOSE_AFTER_EXIT_GRACE_S,
                                                       self._force_close)
@@ -202,44 +206,33 @@ class LocalProcess(ExecProcess):
             try:
                 n = os.write(fd, self._write_buf)
             except BlockingIOError:
-                if not self._writing:
-                    self._writing = True
+                # The child is not reading yet: finish when the fd is writable again.
+                if self._writer_fd is None:
+                    self._writer_fd = fd
                     self._loop.add_writer(fd, self._flush)
                 return
             except OSError:
                 # The reader went away (EPIPE, or EIO on a dead PTY): later writes say so.
                 self._write_buf.clear()
                 self._stdin_closed = True
-                self._stop_writing()
-                if not self.tty:
-                    self._close_stdin()
+                self._close_stdin()
                 return
             del self._write_buf[:n]
         self._stop_writing()
 
     def _stop_writing(self) -> None:
-        if self._writing:
-            self._writing = False
-            fd = self._stdin if self._stdin is not None else self._child.master
-            if fd is not None:
-                try:
-                    self._loop.remove_writer(fd)
-                except (ValueError, OSError):
-                    pass
+        fd, self._writer_fd = self._writer_fd, None
+        if fd is not None:
+            self._loop.remove_writer(fd)
 
     def _close_stdin(self) -> None:
         self._stdin_closed = True
+        self._stop_writing()
         if self.tty:
-            return  # the PTY master is closed by its reader
+            return  # the PTY master is also the output: its reader closes it
         fd, self._stdin = self._stdin, None
         if fd is not None:
-            self._stop_writing_fd(fd)
             os.close(fd)
-
-    def _stop_writing_fd(self, fd: int) -> None:
-        if self._writing:
-            self._writing = False
-            self._loop.remove_writer(fd)
 
     # --- control -----------------------------------------------------------------------
 
@@ -300,7 +293,7 @@ class LocalProcess(ExecProcess):
         return ReadResult(chunks=chunks, next_seq=next_seq, exited=self._exit_code is not None,
                           exit_code=self._exit_code, closed=self._closed)
 
-    def _kill_now(self) -> None:
+    def _cancel_kill_timer(self) -> None:
         if self._kill_timer is not None:
             self._kill_timer.cancel()
             self._kill_timer = None
@@ -327,8 +320,10 @@ class LocalBackend(ExecBackend):
         argv = list(params.argv)
         arg0 = params.arg0
         if params.sandbox is not None:
-            argv = _sandboxed(params, argv)
-            arg0 = None  # the sandbox helper is what runs first; it execs argv as given
+            wrapped = _sandboxed(params, argv)
+            if wrapped != argv:
+                # The helper runs first and execs argv itself, carrying arg0 for us.
+                argv, arg0 = wrapped, None
         try:
             if params.tty:
                 child = spawn.spawn_pty(argv, cwd=params.cwd, env=params.env, arg0=arg0)
@@ -346,6 +341,10 @@ class LocalBackend(ExecBackend):
 
     def _closed(self, proc: LocalProcess) -> None:
         self._live.pop(proc.pid, None)
+        # An empty session's number may be reused by someone else's process group: forget
+        # it. One with members left (`cmd &`) keeps its number reserved while they live.
+        if not spawn.session_has_members(proc.pid):
+            self._sessions.discard(proc.pid)
 
     async def close(self) -> None:
         """SIGTERM every process tree, wait up to KILL_GRACE_S for them to exit, then SIGKILL
@@ -366,8 +365,8 @@ class LocalBackend(ExecBackend):
             except TimeoutError:
                 log.warning("processes did not exit after SIGKILL: %s", [p.pid for p in still])
         for p in list(self._live.values()):
-            p._kill_now()
-            p._force_close()
+            p._cancel_kill_timer()
+            p._force_close(final=True)
         if self._watcher is not None:
             self._watcher.close()
 
@@ -378,6 +377,8 @@ class LocalBackend(ExecBackend):
 
 
 def _sandboxed(params: StartParams, argv: list[str]) -> list[str]:
+    """argv wrapped by the sandbox helper; SpawnError when it cannot be enforced (never a
+    silently unsandboxed run)."""
     try:
         from codex.sandbox import wrap_argv
     except ImportError as e:
@@ -385,10 +386,10 @@ def _sandboxed(params: StartParams, argv: list[str]) -> list[str]:
     from codex.errors import CodexError
 
     try:
-        cmd = list(argv)
-        if params.arg0 is not None:
-            # The sandbox helper execs argv[0]; arg0 cannot be carried through it.
-            pass
-        return list(wrap_argv(params.sandbox or {}, cmd, params.cwd))
+        return list(wrap_argv(params.sandbox or {}, argv, params.cwd, arg0=params.arg0))
     except CodexError as e:
-        raise SpawnError(f"sandbox unavailable: {e.message}") from None
+        msg = e.message
+        raise SpawnError(msg if msg.startswith("sandbox unavailable")
+                         else f"sandbox unavailable: {msg}") from None
+    except (ValueError, TypeError, KeyError) as e:
+        raise SpawnError(f"invalid sandbox policy: {e}") from None

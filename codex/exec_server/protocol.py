@@ -169,9 +169,14 @@ def parse_message(frame: str | bytes | Mapping[str, Any]) -> Message:
     raise ParseError("not a request, notification or response")
 
 
-def encode(message: Mapping[str, Any]) -> str:
-    """One message as compact JSON text (one frame / one line)."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+def encode(message: Mapping[str, Any] | str) -> str:
+    """One message as compact JSON text (one frame / one line); text passes through.
+
+    ASCII-only: a client may send lone surrogates (valid JSON escapes, invalid UTF-8), and
+    echoing one back in an id or process id must not make the frame unencodable."""
+    if isinstance(message, str):
+        return message
+    return json.dumps(message, separators=(",", ":"))
 
 
 def request(id: RequestId, method: str, params: Mapping[str, Any] | None = None) -> dict:
@@ -320,6 +325,15 @@ def decode_read_result(result: Mapping[str, Any]) -> ReadResult:
     return ReadResult(chunks=chunks, next_seq=result["nextSeq"], exited=result["exited"],
                       exit_code=result.get("exitCode"), closed=result["closed"],
                       failure=result.get("failure"))
+
+
+def output_notification_text(process_id: str, ev: Output) -> str:
+    """`process/output` as JSON text, built directly: the base64 chunk is ASCII by
+    construction, and skipping the encoder's scan of it is most of the cost of a big chunk.
+    Equal to `encode(event_notification(process_id, ev))` after parsing."""
+    return ('{"jsonrpc":"2.0","method":"process/output","params":{"processId":'
+            f'{json.dumps(process_id)},"seq":{ev.seq},'
+            f'"stream":{json.dumps(ev.stream)},"chunk":"{b64(ev.chunk)}"}}}}')
 
 
 def event_notification(process_id: str, ev: Output | Exited | Closed) -> dict[str, Any]:

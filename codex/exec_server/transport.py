@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import http
 import ipaddress
 import logging
 import os
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,34 +70,37 @@ class Server:
                  backend_factory: Callable[[], LocalBackend] = LocalBackend) -> None:
         self.retain_closed_s = retain_closed_s
         self.backend_factory = backend_factory
-        self.connections: set[Connection] = set()
-        self.backends: list[LocalBackend] = []
+        # Each connection has its own backend: its processes die with it.
+        self.connections: dict[Connection, LocalBackend] = {}
 
     def new_connection(self, send: Send) -> Connection:
         backend = self.backend_factory()
         conn = Connection(backend, send, retain_closed_s=self.retain_closed_s)
-        self.connections.add(conn)
-        self.backends.append(backend)
+        self.connections[conn] = backend
         return conn
 
     async def drop(self, conn: Connection) -> None:
         try:
             await conn.aclose()
         finally:
-            self.connections.discard(conn)
+            self.connections.pop(conn, None)
 
     async def close_all(self) -> None:
         await asyncio.gather(*(self.drop(c) for c in list(self.connections)),
                              return_exceptions=True)
 
     def kill_now(self) -> None:
-        for b in self.backends:
-            b.kill_now()
+        """Last resort (synchronous): SIGKILL every process of every open connection."""
+        for backend in self.connections.values():
+            backend.kill_now()
 
 
 # --- websocket --------------------------------------------------------------------------
 
 def _make_process_request(token: str | None):
+    import hmac
+    import http
+
     def process_request(connection, request):
         if request.headers.get("Origin") is not None:
             # A browser page must not drive a shell on this machine.
@@ -120,7 +122,7 @@ async def serve_websocket(listen: Listen, server: Server, stop: asyncio.Event, *
     from websockets.exceptions import ConnectionClosed
 
     async def handle(ws) -> None:
-        async def send(msg: dict[str, Any]) -> None:
+        async def send(msg: dict[str, Any] | str) -> None:
             try:
                 await ws.send(p.encode(msg))
             except ConnectionClosed:
@@ -138,7 +140,7 @@ async def serve_websocket(listen: Listen, server: Server, stop: asyncio.Event, *
 
     async with serve(handle, listen.host, listen.port,
                      process_request=_make_process_request(token), compression=None,
-                     max_size=MAX_MESSAGE_BYTES, max_queue=64, write_limit=1 << 20,
+                     max_size=MAX_MESSAGE_BYTES, max_queue=64, write_limit=1 << 20, close_timeout=2,
                      server_header=None) as ws_server:
         sock = next(iter(ws_server.sockets))
         host, port = sock.getsockname()[:2]
@@ -146,8 +148,9 @@ async def serve_websocket(listen: Listen, server: Server, stop: asyncio.Event, *
         sys.stdout.flush()
         log.info("listening on %s", _display_url(host, port))
         await stop.wait()
-        ws_server.close(close_connections=True)
+        # Processes first: they are what must not outlive us; then say goodbye to clients.
         await server.close_all()
+        ws_server.close(close_connections=True)
 
 
 async def _ws_receive(ws, conn: Connection, closed_exc: type[Exception]) -> None:
@@ -165,21 +168,20 @@ async def serve_stdio(server: Server, stop: asyncio.Event) -> None:
     reader = asyncio.StreamReader(limit=MAX_MESSAGE_BYTES, loop=loop)
     stdin = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
     stdout = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
-    try:
+    if _pollable(stdin.fileno()):
         await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader, loop=loop), stdin)
-    except ValueError:
-        # stdin is a regular file (`< requests.jsonl`): feed it from one helper thread.
+    else:
+        # A regular file or /dev/null cannot be polled: feed it from one helper thread.
         loop.run_in_executor(None, _feed_from_file, loop, reader, stdin)
     writer: asyncio.StreamWriter | None = None
-    try:
+    if _pollable(stdout.fileno()):
         w_transport, w_protocol = await loop.connect_write_pipe(
             asyncio.streams.FlowControlMixin, stdout)
         writer = asyncio.StreamWriter(w_transport, w_protocol, None, loop)
-    except ValueError:
-        pass  # stdout is a regular file: plain blocking writes are fine there
+    # else: plain blocking writes (to a file they do not block for long)
 
-    async def send(msg: dict[str, Any]) -> None:
+    async def send(msg: dict[str, Any] | str) -> None:
         line = p.encode(msg).encode() + b"\n"
         if writer is None:
             stdout.write(line)
@@ -221,6 +223,11 @@ async def serve_stdio(server: Server, stop: asyncio.Event) -> None:
             with contextlib.suppress(ConnectionResetError, BrokenPipeError):
                 await writer.drain()
             writer.close()
+
+
+def _pollable(fd: int) -> bool:
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
 
 
 def _feed_from_file(loop: asyncio.AbstractEventLoop, reader: asyncio.StreamReader,

@@ -5,7 +5,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint dist bench clean
+.PHONY: venv test lint dist build-deps bench clean
 
 venv: $(STAMP)
 
@@ -22,11 +22,15 @@ test: venv
 	$(VENV)/bin/ruff check codex tests bench packaging installers ci
 	$(VENV)/bin/pytest
 
-dist: venv
+# Compilers, patchelf, zstd (apt-get when root) and the freezers' venv .venv-build/.
+build-deps:
+	$(PYTHON) packaging/build_deps.py
+
+dist: venv build-deps
 	$(VPY) packaging/build.py --smoke
 
 bench: venv
 	$(VPY) bench/startup.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) .venv-build build dist *.egg-info

@@ -170,7 +170,7 @@ def main() -> int:
     if args.smoke:
         import smoke
 
-        return smoke.run(args.out / info["binary"])
+        return smoke.run_smoke(args.out / info["binary"])
     return 0
 
 

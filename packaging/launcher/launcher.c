@@ -334,7 +334,10 @@ static int install(const struct candidate *c, const char *dir, const char *self,
         *why = "path too long";
         return -1;
     }
-    snprintf(interp, sizeof interp, "%s/%s", dir, INTERP_REL);
+    if (snprintf(interp, sizeof interp, "%s/%s", dir, INTERP_REL) >= (int)sizeof interp) {
+        *why = "path too long";
+        return -1;
+    }
     rm_tree(tmp);
     if (mkdir(tmp, 0755) != 0) {
         *why = strerror(errno);
@@ -344,7 +347,11 @@ static int install(const struct candidate *c, const char *dir, const char *self,
         rm_tree(tmp);
         return -1;
     }
-    snprintf(stamp, sizeof stamp, "%s/%s", tmp, STAMP_NAME);
+    if (snprintf(stamp, sizeof stamp, "%s/%s", tmp, STAMP_NAME) >= (int)sizeof stamp) {
+        *why = "path too long";
+        rm_tree(tmp);
+        return -1;
+    }
     int fd = open(stamp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || write_all(fd, CODEX_VERSION " " PAYLOAD_ID "\n",
                             sizeof(CODEX_VERSION " " PAYLOAD_ID "\n") - 1) != 0) {
@@ -366,10 +373,13 @@ static int install(const struct candidate *c, const char *dir, const char *self,
     return 0;
 }
 
-static void run(const char *dir, char **argv, char **envp_unused) {
-    (void)envp_unused;
-    char prog[PATH_MAX];
-    snprintf(prog, sizeof prog, "%s/%s", dir, PROGRAM_REL);
+/* Returns only on failure, with errno set. */
+static void run(const char *dir, char **argv) {
+    static char prog[PATH_MAX];
+    if (snprintf(prog, sizeof prog, "%s/%s", dir, PROGRAM_REL) >= (int)sizeof prog) {
+        errno = ENAMETOOLONG;
+        return;
+    }
     argv[0] = prog; /* the freezers locate their files from argv[0] / /proc/self/exe */
     execv(prog, argv);
 }
@@ -394,19 +404,21 @@ int main(int argc, char **argv) {
         if (snprintf(dir, sizeof dir, "%s/%s-%s", c[i].base, CODEX_VERSION, PAYLOAD_ID) >=
             (int)sizeof dir)
             continue;
-        snprintf(stamp, sizeof stamp, "%s/%s", dir, STAMP_NAME);
+        if (snprintf(stamp, sizeof stamp, "%s/%s", dir, STAMP_NAME) >= (int)sizeof stamp) continue;
         last_dir = c[i].base;
         struct stat st;
         if (stat(stamp, &st) == 0 && base_is_safe(&c[i])) {
-            run(dir, argv, NULL);
+            run(dir, argv);
             if (errno != ENOENT) { /* noexec mount or similar: try the next place */
                 why = strerror(errno);
                 continue;
             }
             /* Part of the tree was deleted (a cache cleaner): unpack it afresh. */
             char old[PATH_MAX];
-            snprintf(old, sizeof old, "%s/.stale-%s-%ld", c[i].base, PAYLOAD_ID, (long)getpid());
-            if (rename(dir, old) == 0) rm_tree(old);
+            if (snprintf(old, sizeof old, "%s/.stale-%s-%ld", c[i].base, PAYLOAD_ID,
+                         (long)getpid()) < (int)sizeof old &&
+                rename(dir, old) == 0)
+                rm_tree(old);
         }
         if (mkdirs(c[i].base, 0700) != 0) {
             why = strerror(errno);
@@ -422,7 +434,7 @@ int main(int argc, char **argv) {
             continue;
         }
         if (install(&c[i], dir, self, &why) != 0) continue;
-        run(dir, argv, NULL);
+        run(dir, argv);
         why = strerror(errno);
     }
     die("cannot unpack and run the program (last tried %s: %s); set CODEX_UNPACK_DIR to a "

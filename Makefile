@@ -16,10 +16,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: venv
-	$(VENV)/bin/ruff check codex tests bench packaging installers ci
+	$(VENV)/bin/ruff check .
 
 test: venv
-	$(VENV)/bin/ruff check codex tests bench packaging installers ci
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
 # Compilers, patchelf, zstd (apt-get when root) and the freezers' venv .venv-build/.

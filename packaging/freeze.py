@@ -42,12 +42,14 @@ class FrozenTree:
 
 
 def _present(names: tuple[str, ...], python: str) -> list[str]:
-    """The names importable by the build interpreter (optional stdlib parts may be absent)."""
+    """The names importable by the build interpreter (optional stdlib parts may be absent),
+    less those built into it (nothing to include)."""
     code = (
         "import importlib.util,sys\n"
         "for n in sys.argv[1:]:\n"
         "    try:\n"
-        "        ok = importlib.util.find_spec(n) is not None\n"
+        "        ok = n not in sys.builtin_module_names and "
+        "importlib.util.find_spec(n) is not None\n"
         "    except ImportError:\n"
         "        ok = False\n"
         "    print(n if ok else '')\n"
@@ -95,7 +97,7 @@ def freeze_nuitka(python: str, work: Path, jobs: int | None = None) -> FrozenTre
         args.append(f"--jobs={jobs}")
     for pkg in _present(PACKAGES, python):
         args.append(f"--include-package={pkg}")
-    args.append("--include-package-data=certifi")
+    args.append("--nofollow-import-to=*.tests")  # certifi.tests would pull in unittest
     for mod in _present(STDLIB, python):
         args.append(f"--include-module={mod}")
     t0 = time.monotonic()

@@ -174,6 +174,105 @@ def exec_server_pty_session(binary: Path, env: dict[str, str]) -> tuple[str, int
         session.close()
 
 
+# ---- unified_exec through `codex exec` and a scripted model --------------------------------
+
+UNIFIED_MARK = "unified-exec-42"  # printed as $((40+2)): not in the command text itself
+
+
+class ChatModel:
+    """A two-turn Chat Completions server on 127.0.0.1: first an `exec_command` call, then a
+    final answer. Records each request body (the second one carries the tool output)."""
+
+    def __init__(self, command_args: dict) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from threading import Thread
+
+        self.bodies: list[dict] = []
+        model = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+                length = int(self.headers.get("content-length") or 0)
+                model.bodies.append(json.loads(self.rfile.read(length) or b"{}"))
+                if len(model.bodies) == 1:
+                    delta = {"role": "assistant", "tool_calls": [{
+                        "index": 0, "id": "call_smoke", "type": "function",
+                        "function": {"name": "exec_command",
+                                     "arguments": json.dumps(command_args)}}]}
+                    finish = "tool_calls"
+                else:
+                    delta, finish = {"role": "assistant", "content": "done"}, "stop"
+                events = [{"id": "c", "choices": [{"index": 0, "delta": delta}]},
+                          {"id": "c", "choices": [{"index": 0, "delta": {},
+                                                   "finish_reason": finish}]}]
+                body = "".join(f"data: {json.dumps(e)}\n\n" for e in events)
+                data = (body + "data: [DONE]\n\n").encode()
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+    def tool_output(self) -> str | None:
+        """The exec_command output the agent sent back in its second request."""
+        if len(self.bodies) < 2:
+            return None
+        for msg in self.bodies[1].get("messages", []):
+            if msg.get("role") == "tool":
+                content = msg.get("content")
+                if isinstance(content, list):
+                    content = "".join(p.get("text", "") for p in content)
+                return str(content)
+        return None
+
+
+def unified_exec_command(binary: Path, env: dict[str, str], cwd: Path) -> tuple[str, str]:
+    """Have `codex exec` run one PTY command through unified_exec; returns (tool output,
+    codex's stderr)."""
+    model = ChatModel({"cmd": "tty; echo unified-exec-$((40+2)); env", "tty": True, "login": False,
+                       "shell": "/bin/sh", "yield_time_ms": 10_000})
+    try:
+        argv = [str(binary), "exec", "--skip-git-repo-check",
+                "--dangerously-bypass-approvals-and-sandbox", "--ephemeral",
+                "-c", "model=smoke-model", "-c", "model_provider=smoke",
+                "-c", f'model_providers.smoke.base_url="{model.url}"',
+                "-c", 'model_providers.smoke.wire_api="chat"',
+                "-c", 'model_providers.smoke.name="Smoke"',
+                "-c", 'model_providers.smoke.env_key="OPENAI_API_KEY"',
+                "run the smoke command"]
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd,
+                             env=dict(env, OPENAI_API_KEY="sk-smoke"),
+                             stdin=subprocess.DEVNULL)
+        return model.tool_output() or "", res.stderr
+    finally:
+        model.close()
+
+
+def env_from_output(text: str) -> dict[str, str]:
+    """NAME=value lines of `env` output (PTY line endings tolerated)."""
+    out = {}
+    for line in text.replace("\r", "").splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.replace("_", "").isalnum():
+            out[name] = value
+    return out
+
+
 # ---- the checks ---------------------------------------------------------------------------
 
 class Smoke:
@@ -250,9 +349,20 @@ class Smoke:
         else:
             self.ok("child environment", "no freezer variables, LD_LIBRARY_PATH as the user's")
 
-    def unified_exec(self, env: dict[str, str]) -> None:
-        self.skip("unified_exec command", "needs `codex exec` with the mock model server "
-                  "(agent + unified-exec branches), not on this branch yet")
+    def unified_exec(self, env: dict[str, str], cwd: Path) -> None:
+        name = "unified_exec command (codex exec -> exec_command on a PTY)"
+        if not (has_subcommand("codex.exec_cmd") and has_subcommand("codex.unified_exec.manager")):
+            self.skip(name, "`codex exec` and unified_exec are not both on this branch yet")
+            return
+        output, stderr = unified_exec_command(self.binary, env, cwd)
+        if UNIFIED_MARK not in output or "/dev/pts/" not in output:
+            self.fail(name, f"tool output {output[:500]!r}; codex stderr {stderr[-800:]!r}")
+            return
+        bad = freezer_vars(env_from_output(output), env)
+        if bad:
+            self.fail(name, f"the command saw freezer variables: {', '.join(bad)}")
+        else:
+            self.ok(name, "ran on a PTY, no freezer variables in its environment")
 
     def all(self) -> int:
         with tempfile.TemporaryDirectory(prefix="codex-smoke-") as tmp:
@@ -264,7 +374,7 @@ class Smoke:
             self.empty_root_run()
             self.exec_server(env)
             self.child_env(env)
-            self.unified_exec(env)
+            self.unified_exec(env, Path(tmp))
         status = "FAILED" if self.failed else "passed"
         print(f"smoke: {status} ({len(self.failed)} failed, {len(self.skipped)} skipped"
               f"{': ' + ', '.join(self.skipped) if self.skipped else ''})")

@@ -154,3 +154,18 @@ def test_child_command_sees_no_freezer_variables(binary: Path, cache_env: dict[s
     child = dict(item.split("=", 1) for item in r.stdout.split("\0") if "=" in item)
     assert smoke_mod.freezer_vars(child, env) == []
     assert child["LD_LIBRARY_PATH"] == "/user/lib/path"
+
+
+def test_unified_exec_command_from_the_frozen_binary(binary: Path, cache_env: dict[str, str],
+                                                     smoke_mod: ModuleType,
+                                                     tmp_path: Path) -> None:
+    if not (smoke_mod.has_subcommand("codex.exec_cmd")
+            and smoke_mod.has_subcommand("codex.unified_exec.manager")):
+        pytest.skip("`codex exec` and unified_exec are not merged into this branch yet")
+    env = dict(cache_env, LD_LIBRARY_PATH="/user/lib/path")
+    output, stderr = smoke_mod.unified_exec_command(binary, env, tmp_path)
+    assert smoke_mod.UNIFIED_MARK in output, stderr
+    assert "/dev/pts/" in output
+    child = smoke_mod.env_from_output(output)
+    assert child.get("LD_LIBRARY_PATH") == "/user/lib/path"
+    assert smoke_mod.freezer_vars(child, env) == []

@@ -37,8 +37,12 @@ import selfcontain  # noqa: E402
 DEFAULT_FREEZER = "nuitka"  # measured: see BENCHMARKS.md "Packaged binary"
 BUILD_VENV = ROOT / ".venv-build"
 LAUNCHER_SRC = ROOT / "packaging" / "launcher" / "launcher.c"
-# What the fingerprint covers: everything that changes the built file.
-FINGERPRINT_PATHS = ("codex", "packaging", "pyproject.toml")
+# What the fingerprint covers: everything that changes the built file or its archives (not
+# smoke.py, build_deps.py or the docs, so editing those does not force a rebuild).
+FINGERPRINT_PATHS = ("codex", "pyproject.toml", "packaging/codex_main.py",
+                     "packaging/freeze.py", "packaging/selfcontain.py", "packaging/payload.py",
+                     "packaging/build.py", "packaging/archive.py", "packaging/launcher",
+                     "packaging/requirements-build.txt")
 
 
 def codex_version() -> str:

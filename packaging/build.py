@@ -97,6 +97,7 @@ def compile_launcher(out: Path, version: str, pid: str, program_rel: str,
 def build(freezer: str, work: Path, out_dir: Path, reuse_tree: bool = False) -> dict:
     """Freeze, make self-contained, assemble and archive. Returns the build info."""
     version, triple = codex_version(), host_triple()
+    fingerprint = source_fingerprint()  # before freezing: edits during the build must not count
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     python = build_python()
@@ -139,7 +140,7 @@ def build(freezer: str, work: Path, out_dir: Path, reuse_tree: bool = False) -> 
         "triple": triple,
         "freezer": freezer,
         "payload_id": pid,
-        "fingerprint": source_fingerprint(),
+        "fingerprint": fingerprint,
         "binary": binary.name,
         "binary_bytes": binary.stat().st_size,
         "tree_bytes": tree_bytes,

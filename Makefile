@@ -22,11 +22,12 @@ test: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
-# Compilers, patchelf, zstd (apt-get when root) and the freezers' venv .venv-build/.
+# Compilers, patchelf, zstd, python3-venv (apt-get when root) and the freezers' venv
+# .venv-build/; first, so that `make venv` also works on a fresh machine.
 build-deps:
 	$(PYTHON) packaging/build_deps.py
 
-dist: venv build-deps
+dist: build-deps venv
 	$(VPY) packaging/build.py --smoke
 
 bench: venv

@@ -3,8 +3,9 @@
 
 System (Debian/Ubuntu, installed with apt-get when running as root, else listed with the
 command to run): a C compiler with static libc and libzstd (the launcher), zstd (payload and
-.zst asset), patchelf (rewiring the frozen tree), python3-venv and python3-dev (Debian's
-Python freezes: its extension modules carry no RUNPATH and Nuitka needs its headers).
+.zst asset), patchelf (rewiring the frozen tree), ccache (faster Nuitka rebuilds),
+python3-venv and python3-dev (Debian's Python freezes: its extension modules carry no
+RUNPATH and Nuitka needs its headers).
 Python: .venv-build/ made with that interpreter, holding packaging/requirements-build.txt.
 
 Usage: packaging/build_deps.py [--check]
@@ -36,14 +37,16 @@ def missing_apt_packages() -> list[str]:
     """Debian package names for whatever of the toolchain is not installed."""
     missing = []
     if not shutil.which("gcc"):
-        return ["gcc", "libc6-dev", "libzstd-dev", "zstd", "patchelf", "python3-venv",
-                "python3-dev"]
+        return ["gcc", "libc6-dev", "libzstd-dev", "zstd", "patchelf", "ccache",
+                "python3-venv", "python3-dev"]
     lib = Path("/usr/lib") / _multiarch()
     checks = [
         ("libc6-dev", (lib / "libc.a").exists()),
         ("libzstd-dev", (lib / "libzstd.a").exists()),
         ("zstd", shutil.which("zstd") is not None),
         ("patchelf", shutil.which("patchelf") is not None),
+        # Nuitka uses it when present: a rebuild recompiles only the modules that changed.
+        ("ccache", shutil.which("ccache") is not None),
     ]
     if Path(SYSTEM_PYTHON).exists():
         probe = subprocess.run(

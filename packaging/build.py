@@ -61,10 +61,15 @@ def binary_name(triple: str) -> str:
     return f"codex-{triple}.exe" if "windows" in triple else f"codex-{triple}"
 
 
-def source_fingerprint() -> str:
+# The subset that decides the frozen tree (what --reuse-tree may skip re-freezing).
+FREEZE_INPUTS = ("codex", "pyproject.toml", "packaging/codex_main.py", "packaging/freeze.py",
+                 "packaging/selfcontain.py", "packaging/requirements-build.txt")
+
+
+def source_fingerprint(paths: tuple[str, ...] = FINGERPRINT_PATHS) -> str:
     """A hash of every source file that goes into the binary (to reuse a fresh dist/)."""
     h = hashlib.sha256()
-    for top in FINGERPRINT_PATHS:
+    for top in paths:
         base = ROOT / top
         files = [base] if base.is_file() else sorted(
             p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
@@ -97,7 +102,9 @@ def compile_launcher(out: Path, version: str, pid: str, program_rel: str,
 def build(freezer: str, work: Path, out_dir: Path, reuse_tree: bool = False) -> dict:
     """Freeze, make self-contained, assemble and archive. Returns the build info."""
     version, triple = codex_version(), host_triple()
-    fingerprint = source_fingerprint()  # before freezing: edits during the build must not count
+    # Before freezing: edits made while the build runs must not count as built.
+    fingerprint = source_fingerprint()
+    tree_fingerprint = source_fingerprint(FREEZE_INPUTS)
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     python = build_python()
@@ -106,6 +113,9 @@ def build(freezer: str, work: Path, out_dir: Path, reuse_tree: bool = False) -> 
         frozen = freeze.FrozenTree(freezer, stage, "codex", stage, 0.0)
         print(f"build: reusing {stage}")
         info_prev = json.loads((work / "stage.json").read_text())
+        if info_prev.get("tree_fingerprint") != source_fingerprint(FREEZE_INPUTS):
+            raise SystemExit("build: the sources changed since this tree was frozen; "
+                             "build without --reuse-tree")
         program_rel, interp_rel = info_prev["program_rel"], info_prev["interp_rel"]
         patches = {k: tuple(v) for k, v in info_prev["patches"].items()}
         freeze_s = 0.0
@@ -124,7 +134,8 @@ def build(freezer: str, work: Path, out_dir: Path, reuse_tree: bool = False) -> 
             patches = {p.rel_path: (p.offset, p.capacity) for p in sc.patches}
             print(f"build: bundled {', '.join(sc.system_libs)}")
         (work / "stage.json").write_text(json.dumps(
-            {"program_rel": program_rel, "interp_rel": interp_rel, "patches": patches}))
+            {"program_rel": program_rel, "interp_rel": interp_rel, "patches": patches,
+             "tree_fingerprint": tree_fingerprint}))
     t1 = time.monotonic()
     compressed = payload.compress(payload.records(stage, patches))
     pid = payload.payload_id(compressed)

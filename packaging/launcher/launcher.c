@@ -18,7 +18,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -229,6 +231,26 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 static void rm_tree(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
+/* Remove what first runs that were killed mid-unpack left in `base` (.unpack-<id>-<pid> of
+ * a process that no longer exists), so an interrupted first run costs no disk for good. */
+static void clean_abandoned(const char *base) {
+    DIR *d = opendir(base);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, ".unpack-", 8) != 0 && strncmp(e->d_name, ".stale-", 7) != 0)
+            continue;
+        const char *dash = strrchr(e->d_name, '-');
+        long pid = dash ? strtol(dash + 1, NULL, 10) : 0;
+        if (pid <= 0 || pid == (long)getpid() || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+            char path[PATH_MAX];
+            if (snprintf(path, sizeof path, "%s/%s", base, e->d_name) < (int)sizeof path)
+                rm_tree(path);
+        }
+    }
+    closedir(d);
+}
+
 /* Unpack the payload of `self` into `tmp`, patching each marked file's loader path so it
  * names `interp` (the loader's final location). Returns 0 or -1 with a reason in `why`. */
 static int unpack(const char *self, const char *tmp, const char *interp, const char **why) {
@@ -338,7 +360,7 @@ static int install(const struct candidate *c, const char *dir, const char *self,
         *why = "path too long";
         return -1;
     }
-    rm_tree(tmp);
+    clean_abandoned(c->base);
     if (mkdir(tmp, 0755) != 0) {
         *why = strerror(errno);
         return -1;
@@ -361,16 +383,30 @@ static int install(const struct candidate *c, const char *dir, const char *self,
         return -1;
     }
     close(fd);
-    if (rename(tmp, dir) != 0) {
-        int err = errno;
-        rm_tree(tmp);
-        /* Another first run won the race: its tree is as good as ours. */
-        if (err != EEXIST && err != ENOTEMPTY) {
-            *why = strerror(err);
-            return -1;
+    if (rename(tmp, dir) == 0) return 0;
+    int err = errno;
+    if (err == EEXIST || err == ENOTEMPTY) {
+        /* Another first run won the race: its tree is as good as ours. A tree without its
+         * stamp is a broken leftover: move it aside and put ours in its place. */
+        char dir_stamp[PATH_MAX], stale[PATH_MAX];
+        struct stat st;
+        if (snprintf(dir_stamp, sizeof dir_stamp, "%s/%s", dir, STAMP_NAME) <
+                (int)sizeof dir_stamp &&
+            stat(dir_stamp, &st) == 0) {
+            rm_tree(tmp);
+            return 0;
         }
+        if (snprintf(stale, sizeof stale, "%s/.stale-%s-%ld", c->base, PAYLOAD_ID,
+                     (long)getpid()) < (int)sizeof stale &&
+            rename(dir, stale) == 0) {
+            rm_tree(stale);
+            if (rename(tmp, dir) == 0) return 0;
+        }
+        err = errno;
     }
-    return 0;
+    rm_tree(tmp);
+    *why = strerror(err);
+    return -1;
 }
 
 /* Returns only on failure, with errno set. */

@@ -169,3 +169,22 @@ def test_unified_exec_command_from_the_frozen_binary(binary: Path, cache_env: di
     child = smoke_mod.env_from_output(output)
     assert child.get("LD_LIBRARY_PATH") == "/user/lib/path"
     assert smoke_mod.freezer_vars(child, env) == []
+
+
+def test_broken_and_abandoned_unpacks_are_repaired(binary: Path,
+                                                   cache_env: dict[str, str]) -> None:
+    assert run(binary, ["--version"], cache_env).returncode == 0
+    (tree,) = unpacked_dirs(cache_env)
+    # A tree that lost its stamp and program, and the temp dir of a first run that was
+    # killed mid-unpack (its pid is gone: a child we started and reaped).
+    (tree / ".codex-unpacked").unlink()
+    (tree / "codex").unlink()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    abandoned = tree.parent / f".unpack-{tree.name.split('-', 1)[1]}-{dead.pid}"
+    abandoned.mkdir()
+    (abandoned / "partial").write_bytes(b"x" * 1000)
+    r = run(binary, ["--version"], cache_env)
+    assert r.returncode == 0, r.stderr
+    assert (tree / ".codex-unpacked").exists() and (tree / "codex").exists()
+    assert sorted(p.name for p in tree.parent.iterdir()) == [tree.name]

@@ -109,7 +109,11 @@ def _add_sandbox_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--writable-root", action="append", default=[], metavar="DIR", help="extra writable dir"
     )
-    p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+    # Internal: the helper behind codex.sandbox.wrap_argv (a whole policy as JSON).
+    p.add_argument("--policy-json", metavar="JSON", help=argparse.SUPPRESS)
+    # dest is not "command": that name holds the subcommand in the top-level namespace.
+    p.add_argument("sandboxed_argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]",
+                   help="the command to run")
 
 
 def _add_login_args(p: argparse.ArgumentParser) -> None:
@@ -165,6 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The hot path of every wrapper and health check: skip building the parser.
         sys.stdout.write(f"codex-cli {__version__}\n")
         return 0
+    if argv[:2] == ["sandbox", "--policy-json"]:
+        # Every sandboxed command re-enters codex here: skip argparse and the subcommand table.
+        from codex.sandbox._helper import main as sandbox_helper
+
+        return sandbox_helper(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

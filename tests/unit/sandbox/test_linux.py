@@ -1,0 +1,85 @@
+"""Linux sandbox pieces that need no process of their own: rights per ABI, ABI detection and
+its test hooks, and the helper's argument errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from codex.sandbox import SandboxPolicy, SandboxUnavailable, linux, wrap_argv
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
+
+
+def test_handled_rights_grow_with_the_abi() -> None:
+    assert linux.handled_fs_rights(1) == (1 << 13) - 1
+    assert linux.handled_fs_rights(2) & linux.ACCESS_FS_REFER
+    assert not linux.handled_fs_rights(2) & linux.ACCESS_FS_TRUNCATE
+    assert linux.handled_fs_rights(3) & linux.ACCESS_FS_TRUNCATE
+    assert not linux.handled_fs_rights(4) & linux.ACCESS_FS_IOCTL_DEV
+    assert linux.handled_fs_rights(7) == (1 << 16) - 1
+
+
+def test_simulation_hooks_only_lower_the_abi(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = linux.landlock_abi()
+    monkeypatch.setenv("CODEX_SANDBOX_SIMULATE_LANDLOCK_ABI", "2")
+    assert linux.landlock_abi() == min(real, 2)
+    monkeypatch.setenv("CODEX_SANDBOX_SIMULATE_LANDLOCK_ABI", "99")
+    assert linux.landlock_abi() == real
+    monkeypatch.setenv("CODEX_SANDBOX_SIMULATE_NO_LANDLOCK", "1")
+    assert linux.landlock_abi() == 0
+
+
+def test_check_available_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    linux.check_available(SandboxPolicy.danger_full_access())  # needs nothing
+    monkeypatch.setenv("CODEX_SANDBOX_SIMULATE_LANDLOCK_ABI", "1")
+    with pytest.raises(SandboxUnavailable, match=r"ABI 1, the read-only sandbox needs ABI 3"):
+        linux.check_available(SandboxPolicy.read_only())
+    monkeypatch.setenv("CODEX_SANDBOX_SIMULATE_NO_LANDLOCK", "1")
+    with pytest.raises(SandboxUnavailable, match="needs Landlock") as e:
+        linux.check_available(SandboxPolicy.workspace_write())
+    assert e.value.exit_code == 125
+
+
+@pytest.mark.parametrize("extra, code, message", [
+    (["--policy-json", "{nope", "--", "true"], 125, "not JSON"),
+    (["--policy-json", '{"type":"bogus"}', "--", "true"], 125, "invalid sandbox mode"),
+    (["--policy-json", "[]", "--", "true"], 125, "must be a JSON object"),
+    (["--policy-json", '{"type":"read-only"}', "true"], 2, "bad sandbox helper arguments"),
+])
+def test_helper_argument_errors(extra: list[str], code: int, message: str) -> None:
+    prefix = wrap_argv({"type": "read-only"}, ["true"], "/")[:-4]
+    r = subprocess.run([*prefix, *extra], capture_output=True, text=True, timeout=60)
+    assert r.returncode == code and message in r.stderr
+
+
+def test_write_rules_carve_out(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "root"
+    (root / ".git" / "objects").mkdir(parents=True)
+    (root / "src" / "pkg").mkdir(parents=True)
+    (root / "README").write_text("r")
+    (root / "link").symlink_to("/etc")
+    rights = linux.handled_fs_rights(7)
+    r = str(root)
+    assert linux.write_rules(r, rights, []) == [(r, rights)]
+    assert linux.write_rules(r, rights, [str(tmp_path / "elsewhere")]) == [(r, rights)]
+    rules = dict(linux.write_rules(r, rights, [str(root / ".git")]))
+    assert rules == {str(root / "README"): rights & linux._FILE_ONLY,
+                     str(root / "src"): rights}
+    # A protected path deeper down: every directory on the way loses its own rule.
+    deep = dict(linux.write_rules(r, rights, [str(root / "src" / "pkg")]))
+    assert deep == {str(root / ".git"): rights, str(root / "README"): rights & linux._FILE_ONLY}
+    assert linux.write_rules(r, rights, [r]) == []
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_network_filter_program(arch: str) -> None:
+    prog = linux.network_filter(arch)
+    assert prog[0] == (0x20, 0, 0, 4)  # load the architecture first
+    assert prog[1][3] == linux._AUDIT_ARCH[arch]
+    assert prog[-1] == (0x06, 0, 0, 0x00050000 | 13)  # default for IP families: EACCES
+    # every jump lands inside the program
+    assert all(i + 1 + max(jt, jf) < len(prog) for i, (code, jt, jf, _k) in enumerate(prog)
+               if code in (0x15, 0x45))

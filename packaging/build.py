@@ -93,7 +93,12 @@ def compile_launcher(out: Path, version: str, pid: str, program_rel: str,
     if sys.platform.startswith("linux"):
         link = ["-static", "-Wl,--build-id=none", "-l:libzstd.a"]
     else:
-        link = ["-lzstd"]
+        # macOS has no static libc, but libzstd must not be a dependency of the file:
+        # link Homebrew's static archive (brew install zstd).
+        static = [Path(p) / "lib" / "libzstd.a" for p in ("/opt/homebrew", "/usr/local")]
+        found = [str(p) for p in static if p.exists()]
+        link = [found[0], f"-I{Path(found[0]).parent.parent / 'include'}"] if found else [
+            "-lzstd"]
     subprocess.run([cc, "-O2", "-s", "-Wall", "-Wextra", *defines, "-o", str(out),
                     str(LAUNCHER_SRC), *link], check=True)
     return out

@@ -92,7 +92,10 @@ def freeze_nuitka(python: str, work: Path, jobs: int | None = None) -> FrozenTre
     args = [python, "-m", "nuitka", "--mode=standalone", "--assume-yes-for-downloads",
             f"--output-dir={out}", "--output-filename=codex", "--lto=no",
             "--python-flag=no_site", "--python-flag=isolated", "--python-flag=no_docstrings",
-            "--quiet", "--no-progressbar"]
+            "--quiet", "--no-progressbar",
+            # Deployment mode: without it Nuitka refuses argv holding "-c" (it takes that
+            # for a program re-running itself as `python -c`), and `codex -c key=value` is ours.
+            "--deployment"]
     if jobs:
         args.append(f"--jobs={jobs}")
     for pkg in _present(PACKAGES, python):

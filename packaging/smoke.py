@@ -333,9 +333,10 @@ class Smoke:
             self.fail("exec-server stdio PTY session", f"exit {code}, output {out!r}")
 
     def child_env(self, env: dict[str, str]) -> None:
-        if not has_subcommand("codex.sandbox.cli"):
-            self.skip("child environment", "codex/sandbox/cli.py (`codex sandbox -- env`) is "
-                      "not on this branch yet")
+        if not (has_subcommand("codex.sandbox.cli") and has_subcommand("codex.child_env")):
+            self.skip("child environment", "`codex sandbox -- env` and codex/child_env.py "
+                      "(which restores the launcher's CODEX_ORIG_* values) are not both on "
+                      "this branch yet")
             return
         res = run(self.binary, ["sandbox", "-s", "danger-full-access", "--", "env", "-0"],
                   env=env)

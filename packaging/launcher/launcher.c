@@ -8,9 +8,10 @@
  * exec the unpacked program, so a warm start costs one stat() and one execve().
  *
  * Environment contract (see packaging/README.md): the launcher changes no variable of the
- * user's environment except that it sets CODEX_LAUNCHER_PATH to the path of this file. The
- * unpacked program finds its libraries through DT_RPATH and its loader through a PT_INTERP
- * path patched in at unpack time, so no LD_LIBRARY_PATH is ever set.
+ * user's environment. It adds CODEX_LAUNCHER_PATH (the path of this file; the frozen entry
+ * point takes it out again) and CODEX_ORIG_<NAME> copies of the user's loader variables.
+ * The unpacked program finds its libraries through DT_RPATH and its loader through a
+ * PT_INTERP path patched in at unpack time, so no LD_LIBRARY_PATH is ever set.
  *
  * Build-time defines: CODEX_VERSION, PAYLOAD_ID (16 hex digits), PROGRAM_REL (the program's
  * path inside the tree), INTERP_REL (the bundled loader's path inside the tree, "" for none).
@@ -77,10 +78,9 @@ static uint32_t le32(const unsigned char *p) {
 /* Path of this file: needed to read the payload and to tell the program who launched it. */
 static int self_path(char *out, size_t cap, const char *argv0) {
 #ifdef __APPLE__
-    uint32_t size = (uint32_t)cap;
     char raw[PATH_MAX];
     uint32_t rsize = sizeof raw;
-    (void)size;
+    (void)cap; /* realpath writes at most PATH_MAX bytes; callers pass PATH_MAX */
     if (_NSGetExecutablePath(raw, &rsize) == 0 && realpath(raw, out)) return 0;
 #else
     ssize_t n = readlink("/proc/self/exe", out, cap - 1);
@@ -103,6 +103,25 @@ static int self_path(char *out, size_t cap, const char *argv0) {
         path += len + (end ? 1 : 0);
     }
     return -1;
+}
+
+/* The user's loader variables, saved as CODEX_ORIG_<NAME> (absent: no CODEX_ORIG_<NAME>).
+ * We change none of them, but a frozen program cannot tell whether a bootloader did, so
+ * codex/child_env.py user_environ() restores exactly these for the commands codex runs. */
+static void save_loader_vars(void) {
+    static const char *const names[] = {"LD_LIBRARY_PATH",      "LD_PRELOAD",
+                                        "DYLD_LIBRARY_PATH",    "DYLD_FRAMEWORK_PATH",
+                                        "DYLD_FALLBACK_LIBRARY_PATH", "DYLD_INSERT_LIBRARIES",
+                                        NULL};
+    for (int i = 0; names[i]; i++) {
+        char saved[64];
+        snprintf(saved, sizeof saved, "CODEX_ORIG_%s", names[i]);
+        const char *value = getenv(names[i]);
+        if (value)
+            setenv(saved, value, 1);
+        else
+            unsetenv(saved);
+    }
 }
 
 /* ---- candidate unpack directories ------------------------------------------------------ */
@@ -434,6 +453,7 @@ int main(int argc, char **argv) {
     if (self_path(self, sizeof self, argv[0] ? argv[0] : "codex") != 0)
         die("cannot find my own file (%s%s)", "no /proc and not found on PATH", "");
     setenv("CODEX_LAUNCHER_PATH", self, 1);
+    save_loader_vars();
     int n = candidates(c);
     for (int i = 0; i < n; i++) {
         char stamp[PATH_MAX];
@@ -464,11 +484,13 @@ int main(int argc, char **argv) {
             why = "directory is not private to this user";
             continue;
         }
+#ifdef ST_NOEXEC /* Linux; elsewhere the failing execve below moves us on */
         struct statvfs vfs;
         if (statvfs(c[i].base, &vfs) == 0 && (vfs.f_flag & ST_NOEXEC)) {
             why = "mounted noexec";
             continue;
         }
+#endif
         if (install(&c[i], dir, self, &why) != 0) continue;
         run(dir, argv);
         why = strerror(errno);

@@ -5,7 +5,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint dist build-deps bench clean
+.PHONY: venv test lint dist build-deps test-frozen bench clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,10 @@ build-deps:
 
 dist: build-deps venv
 	$(VPY) packaging/build.py --smoke
+
+# The whole suite against the packaged file (tests/conftest.py codex_cmd() runs it).
+test-frozen: dist
+	CODEX_TEST_BINARY="$(CURDIR)/dist/codex-$$($(VPY) -c 'from codex.platform_info import target_triple; print(target_triple())')" $(VENV)/bin/pytest
 
 bench: venv
 	$(VPY) bench/startup.py

@@ -54,8 +54,27 @@ def _add_global_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
 
 
 def _add_exec_args(p: argparse.ArgumentParser) -> None:
+    class _ExecParser(type(p)):  # type: ignore[misc, valid-type]
+        """Lets positionals follow options, as in `exec resume --last "next step"`."""
+
+        _intermixing = False
+
+        def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+            if self._intermixing:
+                return super().parse_known_args(args, namespace)
+            self._intermixing = True
+            try:
+                return self.parse_known_intermixed_args(args, namespace)
+            finally:
+                self._intermixing = False
+
+    p.__class__ = _ExecParser
+    p.usage = ("codex exec [OPTIONS] [PROMPT]\n"
+               "       codex exec resume (--last | SESSION_ID) [PROMPT]")
     p.add_argument("prompt", nargs="?", help="the task; '-' or absent reads it from stdin")
     p.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
+    p.add_argument("--last", action="store_true",
+                   help="with `resume`: continue the most recent session")
     p.add_argument("-m", "--model", help="model to use")
     p.add_argument(
         "-s",
@@ -63,7 +82,8 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         choices=["read-only", "workspace-write", "danger-full-access"],
         help="sandbox mode for model-run commands",
     )
-    p.add_argument("--full-auto", action="store_true", help="workspace-write sandbox, on-request")
+    p.add_argument("--full-auto", action="store_true",
+                   help="workspace-write sandbox (exec never asks for approval)")
     p.add_argument(
         "--dangerously-bypass-approvals-and-sandbox",
         "--yolo",
@@ -95,6 +115,8 @@ def _add_exec_server_args(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="file holding the bearer token clients must send (required off loopback)",
     )
+    # For tests: how long a closed process stays readable (spec: 30 s).
+    p.add_argument("--retain-closed-ms", type=int, default=None, help=argparse.SUPPRESS)
 
 
 def _add_sandbox_args(p: argparse.ArgumentParser) -> None:

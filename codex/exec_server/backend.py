@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,15 @@ ExecSessionEvent = Output | Exited | Closed | Failed
 TRANSPORT_DISCONNECTED = "exec-server transport disconnected"
 
 
+class SpawnError(Exception):
+    """`ExecBackend.start` could not start the process; `message` is for people (the OS
+    error text, or why the sandbox is unavailable). The process id stays free."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 @dataclass(frozen=True, slots=True)
 class StartParams:
     """What `process/start` carries. `env` is the child's whole environment."""
@@ -83,25 +92,59 @@ class ReadResult:
 
 class EventStream:
     """One process's ordered events. Buffered from the start, so a late consumer loses
-    nothing; ends after `Closed` or `Failed`."""
+    nothing; ends after `Closed` or `Failed`.
+
+    Flow control: a producer may ask to be told when the consumer has caught up
+    (`call_when_drained`) once more than `HIGH_WATER` bytes of output wait unconsumed; the
+    local backend then stops reading the child until then, so a slow client slows the child
+    down instead of growing our memory. A stream nobody consumes therefore holds the child
+    after `HIGH_WATER` bytes; consume it (or drop the process) to keep the child running.
+    """
+
+    HIGH_WATER = 16 << 20
+    LOW_WATER = 4 << 20
 
     def __init__(self) -> None:
         self._queue: asyncio.Queue[ExecSessionEvent] = asyncio.Queue()
         self._done = False
+        self._pending_bytes = 0
+        self._on_drain: Callable[[], None] | None = None
+
+    @property
+    def pending_bytes(self) -> int:
+        """Output bytes pushed but not yet taken by the consumer."""
+        return self._pending_bytes
 
     def push(self, event: ExecSessionEvent) -> None:
         if self._done:
             return
         self._queue.put_nowait(event)
+        if isinstance(event, Output):
+            self._pending_bytes += len(event.chunk)
         if isinstance(event, Closed | Failed):
             self._done = True
 
+    def call_when_drained(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once pending output falls to LOW_WATER (now, if it already has)."""
+        if self._pending_bytes <= self.LOW_WATER:
+            callback()
+        else:
+            self._on_drain = callback
+
+    def _took(self, event: ExecSessionEvent) -> ExecSessionEvent:
+        if isinstance(event, Output):
+            self._pending_bytes -= len(event.chunk)
+            if self._on_drain is not None and self._pending_bytes <= self.LOW_WATER:
+                callback, self._on_drain = self._on_drain, None
+                callback()
+        return event
+
     async def next(self) -> ExecSessionEvent:
-        return await self._queue.get()
+        return self._took(await self._queue.get())
 
     def get_nowait(self) -> ExecSessionEvent | None:
         try:
-            return self._queue.get_nowait()
+            return self._took(self._queue.get_nowait())
         except asyncio.QueueEmpty:
             return None
 
@@ -110,7 +153,7 @@ class EventStream:
 
     async def _iter(self) -> AsyncIterator[ExecSessionEvent]:
         while True:
-            ev = await self._queue.get()
+            ev = await self.next()
             yield ev
             if isinstance(ev, Closed | Failed):
                 return
@@ -137,6 +180,13 @@ class ExecProcess(ABC):
     async def read(
         self, after_seq: int = 0, max_bytes: int | None = None, wait_ms: int = 0
     ) -> ReadResult: ...
+
+    async def signal(self, name: str) -> bool:
+        """Send signal `name` ("SIGINT", "SIGTERM", ...) to the process group; True if it was
+        delivered (False: already exited). Backends that can only interrupt override less."""
+        if name == "SIGINT":
+            return await self.interrupt()
+        raise NotImplementedError(f"{type(self).__name__} cannot send {name}")
 
 
 class ExecBackend(ABC):

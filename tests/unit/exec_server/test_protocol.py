@@ -1,0 +1,79 @@
+"""protocol.py: envelope parsing, param decoding, encoding round trips; and start-up imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from codex.exec_server import protocol as p
+from codex.exec_server.backend import Closed, Exited, Output, ReadResult, StartParams
+
+
+def test_parse_shapes():
+    assert p.parse_message('{"id":1,"method":"m"}') == p.Request(1, "m", {})
+    assert p.parse_message('{"id":"x","method":"m","params":null}') == p.Request("x", "m", {})
+    assert p.parse_message('{"method":"n","params":{"a":1}}') == p.Notification("n", {"a": 1})
+    assert p.parse_message('{"jsonrpc":"2.0","id":2,"result":{}}') == p.Response(2, {}, None)
+    assert p.parse_message(b'{"id":3,"method":"m"}') == p.Request(3, "m", {})
+
+
+@pytest.mark.parametrize("frame", ["", "nope", "[]", "null", '{"id":1}', '{"method":1}',
+                                   '{"id":[],"method":"m"}', '{"id":true,"method":"m"}',
+                                   '{"jsonrpc":"1.0","method":"m"}', '{"method":"m","params":1}'])
+def test_parse_errors_have_id_minus_one(frame):
+    with pytest.raises(p.ParseError) as e:
+        p.parse_message(frame)
+    assert e.value.id == -1 and e.value.code == -32600
+    assert e.value.message.startswith("failed to parse JSON-RPC message")
+
+
+def test_request_with_non_object_params_keeps_its_id():
+    with pytest.raises(p.ParseError) as e:
+        p.parse_message('{"id":"r","method":"m","params":[1]}')
+    assert e.value.id == "r" and e.value.code == -32602
+
+
+def test_start_params_round_trip():
+    sp = StartParams("a", ["ls", "-l"], "/tmp", {"A": "1"}, tty=True, pipe_stdin=True,
+                     arg0="x", sandbox={"mode": "read-only"})
+    assert p.decode_start(p.start_params_to_wire(sp)) == sp
+    wire = p.start_params_to_wire(StartParams("b", ["true"], "/", {}))
+    assert "sandbox" not in wire and p.decode_start(wire).sandbox is None
+
+
+def test_read_defaults_and_nulls():
+    rp = p.decode_read({"processId": "a", "afterSeq": None, "maxBytes": None, "waitMs": None})
+    assert rp == p.ReadParams("a", 0, None, 0)
+    with pytest.raises(p.ProtocolError, match="`waitMs` must be an integer or null"):
+        p.decode_read({"processId": "a", "waitMs": True})
+
+
+def test_notifications_round_trip():
+    out = Output(4, "stderr", b"\x00\xffhi")
+    text = p.output_notification_text('we"ird\u00e9', out)
+    assert json.loads(text) == p.event_notification('we"ird\u00e9', out)
+    msg = json.loads(text)
+    assert p.decode_event(msg["method"], msg["params"]) == out
+    for ev in (Exited(5, 130), Closed(6)):
+        n = p.event_notification("x", ev)
+        assert p.decode_event(n["method"], n["params"]) == ev
+    rr = ReadResult([out], 5, True, 0, False)
+    assert p.decode_read_result(json.loads(p.encode(p.encode_read_result(rr)))) == rr
+
+
+def test_exec_server_start_up_imports_no_agent_or_http():
+    """`codex exec-server` must not import requests or the agent (python -X importtime)."""
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "codex", "exec-server",
+                        "--listen", "stdio"], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    modules = {line.split("|")[-1].strip() for line in r.stderr.splitlines()
+               if line.startswith("import time:")}
+    assert "codex.exec_server.handler" in modules  # the server did start
+    banned = {m for m in modules if m.split(".")[0] in ("requests", "urllib3", "websockets")
+              or m == "http.client"
+              or m.startswith(("codex.core", "codex.unified_exec"))}
+    assert not banned, banned

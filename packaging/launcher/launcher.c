@@ -55,6 +55,7 @@
 #define STAMP_NAME ".codex-unpacked"
 #define NO_PATCH UINT64_MAX
 #define MAX_CANDIDATES 8
+#define DAMAGED (-2)
 
 static const char *prog_name = "codex";
 
@@ -271,7 +272,8 @@ static void clean_abandoned(const char *base) {
 }
 
 /* Unpack the payload of `self` into `tmp`, patching each marked file's loader path so it
- * names `interp` (the loader's final location). Returns 0 or -1 with a reason in `why`. */
+ * names `interp` (the loader's final location). Returns 0, -1 with a reason in `why` for a
+ * problem of the directory, or DAMAGED when the file itself is bad (no place will do). */
 static int unpack(const char *self, const char *tmp, const char *interp, const char **why) {
     static struct reader r;
     unsigned char trailer[TRAILER_SIZE];
@@ -287,7 +289,7 @@ static int unpack(const char *self, const char *tmp, const char *interp, const c
         memcmp(trailer, TRAILER_MAGIC, 8) != 0 || memcmp(trailer + 24, PAYLOAD_ID, 16) != 0) {
         *why = "the file is damaged (no payload trailer); download it again";
         close(r.fd);
-        return -1;
+        return DAMAGED;
     }
     r.pos = le64(trailer + 8);
     r.end = r.pos + le64(trailer + 16);
@@ -298,27 +300,29 @@ static int unpack(const char *self, const char *tmp, const char *interp, const c
     static unsigned char buf[1 << 17];
     char path[PATH_MAX];
     size_t tmp_len = strlen(tmp);
-    *why = "the payload is damaged; download the file again";
     for (;;) {
         unsigned char h[RECORD_HEADER];
-        if (zread(&r, h, sizeof h) != 0) goto out;
+        if (zread(&r, h, sizeof h) != 0) goto damaged;
         char kind = (char)h[0];
         if (kind == 'e') break;
         mode_t mode = le32(h + 1) & 07777;
         size_t plen = (size_t)h[5] | (size_t)h[6] << 8;
         uint64_t fsize = le64(h + 7), patch_off = le64(h + 15);
         uint32_t patch_cap = le32(h + 23);
-        if (tmp_len + 1 + plen >= sizeof path) goto out;
+        if (tmp_len + 1 + plen >= sizeof path) {
+            *why = "path too long";
+            goto out;
+        }
         memcpy(path, tmp, tmp_len);
         path[tmp_len] = '/';
-        if (zread(&r, path + tmp_len + 1, plen) != 0) goto out;
+        if (zread(&r, path + tmp_len + 1, plen) != 0) goto damaged;
         path[tmp_len + 1 + plen] = '\0';
-        if (!safe_rel(path + tmp_len + 1)) goto out;
+        if (!safe_rel(path + tmp_len + 1)) goto damaged;
         if (kind == 'd') {
             if (mkdir(path, 0755) != 0 && errno != EEXIST) goto io;
         } else if (kind == 'l') {
             char target[PATH_MAX];
-            if (fsize >= sizeof target || zread(&r, target, (size_t)fsize) != 0) goto out;
+            if (fsize >= sizeof target || zread(&r, target, (size_t)fsize) != 0) goto damaged;
             target[fsize] = '\0';
             if (symlink(target, path) != 0) goto io;
         } else if (kind == 'f') {
@@ -328,7 +332,7 @@ static int unpack(const char *self, const char *tmp, const char *interp, const c
                 size_t n = left < sizeof buf ? (size_t)left : sizeof buf;
                 if (zread(&r, buf, n) != 0) {
                     close(fd);
-                    goto out;
+                    goto damaged;
                 }
                 if (write_all(fd, buf, n) != 0) {
                     close(fd);
@@ -352,10 +356,14 @@ static int unpack(const char *self, const char *tmp, const char *interp, const c
             }
             if (close(fd) != 0) goto io;
         } else {
-            goto out;
+            goto damaged;
         }
     }
     rc = 0;
+    goto out;
+damaged:
+    *why = "the file is damaged (its payload does not decompress); download it again";
+    rc = DAMAGED;
     goto out;
 io:
     *why = strerror(errno);
@@ -384,9 +392,10 @@ static int install(const struct candidate *c, const char *dir, const char *self,
         *why = strerror(errno);
         return -1;
     }
-    if (unpack(self, tmp, interp, why) != 0) {
+    int rc = unpack(self, tmp, interp, why);
+    if (rc != 0) {
         rm_tree(tmp);
-        return -1;
+        return rc;
     }
     if (snprintf(stamp, sizeof stamp, "%s/%s", tmp, STAMP_NAME) >= (int)sizeof stamp) {
         *why = "path too long";
@@ -491,7 +500,9 @@ int main(int argc, char **argv) {
             continue;
         }
 #endif
-        if (install(&c[i], dir, self, &why) != 0) continue;
+        int rc = install(&c[i], dir, self, &why);
+        if (rc == DAMAGED) die("%s (%s)", why, self);
+        if (rc != 0) continue;
         run(dir, argv);
         why = strerror(errno);
     }

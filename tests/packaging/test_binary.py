@@ -81,16 +81,24 @@ def test_deleted_files_in_the_cache_are_unpacked_again(binary: Path,
     assert (tree / "codex").exists()
 
 
-def test_damaged_file_says_so(binary: Path, cache_env: dict[str, str],
-                              tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", ["truncated", "corrupted"])
+def test_damaged_file_says_so(binary: Path, cache_env: dict[str, str], tmp_path: Path,
+                              damage: str) -> None:
     damaged = tmp_path / "codex"
-    data = binary.read_bytes()
-    damaged.write_bytes(data[: len(data) - 1000])
+    data = bytearray(binary.read_bytes())
+    if damage == "truncated":  # an interrupted download: no trailer
+        del data[-1000:]
+    else:  # bytes flipped in the middle of the compressed tree, trailer intact
+        middle = len(data) // 2
+        data[middle:middle + 4096] = bytes(b ^ 0x5A for b in data[middle:middle + 4096])
+    damaged.write_bytes(bytes(data))
     damaged.chmod(0o755)
     r = run(damaged, ["--version"], cache_env)
     assert r.returncode == 127
     assert "damaged" in r.stderr and "download" in r.stderr
     assert r.stdout == ""
+    # Nothing half-unpacked is left behind to be mistaken for a tree later.
+    assert unpacked_dirs(cache_env) == []
 
 
 def _noexec_mount_prefix(noexec_dir: Path) -> list[str] | None:

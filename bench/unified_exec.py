@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""unified_exec benchmark: `exec_command` of `true` from call to formatted result, and the
-`cat` echo round trip of a `write_stdin`, on the local backend and on exec-server children.
+"""unified_exec benchmark: exec_command of `true`, and the cat echo round trip.
+
+`exec_command` of `true` is timed from the call to the formatted result; the `cat` echo round
+trip of a write goes through a `tty` session. Both run on the local backend and on exec-server
+children (websocket and stdio).
 
 Usage: python bench/unified_exec.py [--runs N] [--backends local,remote-ws,remote-stdio]
 

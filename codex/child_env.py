@@ -29,7 +29,7 @@ FREEZER_PATH_VARS = (
 # Bootloader bookkeeping: inherited by a nested frozen program it would make that program
 # believe it is a child of *our* bootloader (and reuse our unpacked bundle).
 FREEZER_PREFIXES = ("_PYI_", "_MEIPASS", "STATICX_", "NUITKA_ONEFILE_")
-# CODEX_LAUNCHER_PATH: set by our launcher for this process only (packaging/README.md).
+# CODEX_LAUNCHER_PATH: our packaged launcher's note to the program it unpacked.
 FREEZER_NAMES = frozenset({"_MEIPASS2", "PYINSTALLER_RESET_ENVIRONMENT", "CODEX_LAUNCHER_PATH"})
 ORIG_PREFIX = "CODEX_ORIG_"
 PYI_ORIG_SUFFIX = "_ORIG"

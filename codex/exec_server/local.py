@@ -61,6 +61,7 @@ class LocalProcess(ExecProcess):
         self._changed = asyncio.Event()
         self._exited_event = asyncio.Event()
         self._readers: dict[int, str] = {}
+        self._pty_at_eof = False  # PTY master saw EIO before the exit: close it at the exit
         self._paused = False
         self._close_timer: asyncio.TimerHandle | None = None
         self._kill_timer: asyncio.TimerHandle | None = None
@@ -100,6 +101,13 @@ class LocalProcess(ExecProcess):
                 log.warning("reading %s of %s: %s", stream, self.process_id, e)
             data = b""
         if not data:
+            if stream == "pty" and self._exit_code is None:
+                # Every slave fd is closed but the child may still be exiting: closing the
+                # master now hangs up its terminal and kills it with SIGHUP (`cat` after ^D
+                # would exit 129, not 0). Stop reading; the exit closes the master.
+                self._loop.remove_reader(fd)
+                self._pty_at_eof = True
+                return
             self._close_reader(fd)
             self._maybe_close()
             return
@@ -149,6 +157,8 @@ class LocalProcess(ExecProcess):
         self.events.push(Exited(self._next_seq(), self._exit_code))
         self._exited_event.set()
         self._notify()
+        if self._pty_at_eof and self._child.master in self._readers:
+            self._close_reader(self._child.master)
         if self._readers:
             self._close_timer = self._loop.call_later(CLOSE_AFTER_EXIT_GRACE_S,
                                                       self._force_close)

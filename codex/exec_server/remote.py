@@ -435,6 +435,7 @@ class RemoteBackend(ExecBackend):
         self._connect_lock: asyncio.Lock | None = None
         self._routes: dict[str, EventStream] = {}
         self._closed = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
     def websocket(cls, url: str, token_file: str | None = None) -> RemoteBackend:
@@ -526,10 +527,24 @@ class RemoteBackend(ExecBackend):
         except ExecServerError as e:
             self._unroute(pid, stream)
             raise SpawnError(e.message) from e
+        except asyncio.CancelledError:
+            # The server may start it anyway: nobody would ever see or stop it. Kill it.
+            self._unroute(pid, stream)
+            self._background_terminate(pid)
+            raise
         except BaseException:
             self._unroute(pid, stream)
             raise
         return RemoteProcess(self, pid, params.tty), stream
+
+    def _background_terminate(self, pid: str) -> None:
+        async def terminate() -> None:
+            with contextlib.suppress(CodexError):
+                await self._request("process/terminate", {"processId": pid})
+
+        task = asyncio.get_running_loop().create_task(terminate())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _unroute(self, pid: str, stream: EventStream) -> None:
         if self._routes.get(pid) is stream:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -44,12 +43,6 @@ CTRL_C = "\u0003"
 STDIN_CLOSED_TEXT = ("write_stdin failed: stdin is closed for this session; rerun exec_command "
                      "with tty=true to keep stdin open")
 FALLBACK_SHELLS = ("/bin/bash", "/bin/sh")
-
-_HEREDOC_RE = re.compile(
-    r"^\s*(?:apply_patch|applypatch)\s+<<-?\s*(['\"]?)(\w+)\1[ \t]*\n(.*?)\n[ \t]*\2\s*$",
-    re.DOTALL,
-)
-
 
 @dataclass(frozen=True, slots=True)
 class ToolResult:
@@ -99,14 +92,15 @@ def default_shell(environ: Mapping[str, str] | None = None) -> str:
     return FALLBACK_SHELLS[-1]
 
 
-def extract_apply_patch(cmd: str) -> str | None:
-    """The patch text of an `apply_patch <<'EOF' … EOF` command, else None."""
-    try:
-        from codex.core.apply_patch import extract_heredoc
-    except ImportError:
-        m = _HEREDOC_RE.match(cmd)
-        return m.group(3) + "\n" if m else None
-    return extract_heredoc(cmd)
+def extract_apply_patch(cmd: str, cwd: str) -> tuple[str, str] | None:
+    """(patch text, directory) of an `[cd DIR &&] apply_patch <<'EOF' … EOF` command."""
+    from codex.core.apply_patch import parse_heredoc_command
+
+    parsed = parse_heredoc_command(cmd)
+    if parsed is None:
+        return None
+    where = os.path.normpath(os.path.join(cwd, parsed.workdir)) if parsed.workdir else cwd
+    return parsed.patch, where
 
 
 class UnifiedExecManager:
@@ -161,9 +155,9 @@ class UnifiedExecManager:
                                "is shut down", started)
 
         if self._hook is not None:
-            patch = extract_apply_patch(cmd)
-            if patch is not None:
-                return await self._apply_patch(cmd, patch, cwd, budget, started)
+            found = extract_apply_patch(cmd, cwd)
+            if found is not None:
+                return await self._apply_patch(cmd, *found, budget, started)
 
         shell = args.get("shell") or self._shell
         flag = "-lc" if _bool_arg(args, "login", True) else "-c"

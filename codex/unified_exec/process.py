@@ -101,7 +101,12 @@ class UnifiedExecProcess:
             self._changed.set()
 
     async def _wait_until(self, predicate, deadline: float) -> bool:
-        """Wait until `predicate()` holds or the monotonic `deadline` passes."""
+        """Wait until `predicate()` holds or the monotonic `deadline` passes.
+
+        A timer sets the event instead of `asyncio.wait_for`, which (Python 3.11) can swallow
+        a cancellation that races with the event: an interrupted turn must stay interrupted.
+        """
+        loop = asyncio.get_running_loop()
         while not predicate():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -109,10 +114,11 @@ class UnifiedExecProcess:
             self._changed.clear()
             if predicate():
                 return True
+            timer = loop.call_later(remaining, self._changed.set)
             try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                return predicate()
+                await self._changed.wait()
+            finally:
+                timer.cancel()
         return True
 
     async def wait_finished(self, deadline: float) -> bool:

@@ -83,7 +83,7 @@ def test_case_03_cat_on_a_tty(backend_factory) -> None:
     assert f"Process running with session ID {first.session_id}" in first.text
     assert echo.session_id == first.session_id and "hello" in echo.output
     assert "\r\n" in echo.output  # PTY output keeps its \r\n
-    assert eof.exit_code == 0 and eof.session_id is None
+    assert eof.exit_code == 0 and eof.session_id is None, (echo.text, eof.text)
     assert "Process exited with code 0" in eof.text
     assert after.text == f"write_stdin failed: Unknown process id {first.session_id}"
 
@@ -172,6 +172,7 @@ def test_case_09_session_outlives_turn_dies_on_shutdown(backend_factory) -> None
                                       "yield_time_ms": 250})
         seen = await read_until(m, turn1, "CHILD=")
         pids.extend(int(line.split("=")[1]) for line in seen.splitlines() if "=" in line)
+        server_pid = getattr(m._backend, "server_pid", None)  # a stdio exec-server child
         turn2 = asyncio.create_task(m.write_stdin({"session_id": turn1.session_id,
                                                    "yield_time_ms": 60_000}))
         await asyncio.sleep(0)  # let turn 2 start waiting
@@ -180,12 +181,14 @@ def test_case_09_session_outlives_turn_dies_on_shutdown(backend_factory) -> None
             await turn2
         turn3 = await m.write_stdin({"session_id": turn1.session_id, "chars": "\n"})
         assert all(os.path.exists(f"/proc/{p}") for p in pids)
+        if server_pid:
+            pids.append(server_pid)
         return turn1, turn3
 
     turn1, turn3 = run_manager(backend_factory, body)
     assert turn1.session_id is not None
     assert turn3.session_id == turn1.session_id and turn3.exit_code is None
-    assert len(pids) == 2
+    assert len(pids) == (3 if backend_factory.kind == "remote-stdio" else 2)
     assert wait_pids_gone(pids) == []
 
 

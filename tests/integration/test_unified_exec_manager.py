@@ -8,6 +8,8 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from codex.errors import CodexError
 from codex.unified_exec import ToolResult, UnifiedExecManager
 from codex.unified_exec.manager import STDIN_CLOSED_TEXT
@@ -182,10 +184,8 @@ def test_cancelled_call_keeps_its_session(backend_factory) -> None:
              "yield_time_ms": 30000}))
         await wait_for(lambda: m._live, what="the process to start")
         call.cancel()
-        try:
+        with pytest.raises(asyncio.CancelledError):  # the interrupted turn stays interrupted
             await call
-        except asyncio.CancelledError:
-            pass
         assert len(m.session_ids) == 1
         sid = m.session_ids[0]
         out = ""
@@ -214,14 +214,16 @@ def test_apply_patch_is_intercepted(backend_factory, tmp_path: Path) -> None:
         ok = await m.exec_command({"cmd": f"apply_patch <<'EOF'\n{patch}\nEOF\n",
                                    "workdir": "sub"})
         bad = await m.exec_command({"cmd": "apply_patch <<'EOF'\nbad\nEOF"})
-        return ok, bad, list(m._live)
+        cd = await m.exec_command({"cmd": f"cd sub && apply_patch <<'EOF'\n{patch}\nEOF"})
+        return ok, bad, cd, list(m._live)
 
     (tmp_path / "sub").mkdir()
-    ok, bad, live = run_manager(backend_factory, body, cwd=tmp_path, apply_patch_hook=hook)
+    ok, bad, cd, live = run_manager(backend_factory, body, cwd=tmp_path, apply_patch_hook=hook)
     assert calls[0][0].strip() == patch and calls[0][1] == str(tmp_path / "sub")
     assert ok.exit_code == 0 and ok.output.startswith("Success. Updated the following files:")
     assert "Process exited with code 0" in ok.text
     assert bad.exit_code == 1 and "Invalid patch: bad hunk" in bad.text
+    assert cd.exit_code == 0 and calls[2][1] == str(tmp_path / "sub")
     assert live == []  # no process was spawned
 
 

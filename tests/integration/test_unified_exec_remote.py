@@ -122,3 +122,40 @@ def test_backend_from_config() -> None:
     assert isinstance(backend_from_config({}, "stdio"), RemoteBackend)
     with pytest.raises(UsageError, match="not ws://HOST:PORT"):
         backend_from_config({"exec_server_url": "http://x"})
+
+
+@pytest.mark.parametrize("kind", ["remote-ws", "remote-stdio"])
+@pytest.mark.parametrize("chars", ["typed\n", "\u0003"])
+def test_input_after_the_server_died_reports_the_failure(kind: str, chars: str,
+                                                         tmp_path: Path) -> None:
+    import contextlib
+    import signal
+
+    server = WsServer(tmp_path / "server.log") if kind == "remote-ws" else None
+    backend = RemoteBackend.websocket(server.url) if server else RemoteBackend.stdio(STDIO)
+    pids: list[int] = []
+
+    async def main():
+        await backend.connect()
+        m = UnifiedExecManager(backend, cwd=os.getcwd())
+        try:
+            first = await m.exec_command({"cmd": "echo PID=$$; exec sleep 60", "login": False,
+                                          "tty": chars != "\u0003", "yield_time_ms": 1000})
+            pids.append(int(first.output.split("PID=")[1].split()[0]))
+            os.kill(server.proc.pid if server else backend.server_pid, signal.SIGKILL)
+            typed = await m.write_stdin({"session_id": first.session_id, "chars": chars,
+                                         "yield_time_ms": 20_000})
+            return typed, m.session_ids
+        finally:
+            await m.shutdown()
+
+    try:
+        typed, left = run(main())
+    finally:
+        for pid in pids:  # the killed server could not end it
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if server:
+            server.stop()
+    assert typed.text.startswith("write_stdin failed: exec-server transport disconnected")
+    assert typed.failure and typed.session_id is None and left == []

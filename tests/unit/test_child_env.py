@@ -16,6 +16,7 @@ FROZEN_ENV = {
     "_PYI_PARENT_PROCESS_LEVEL": "1",
     "_MEIPASS2": "/tmp/_MEIabc",
     "STATICX_BUNDLE_DIR": "/tmp/staticx-x",
+    "CODEX_LAUNCHER_PATH": "/usr/local/bin/codex",
 }
 
 

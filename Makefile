@@ -5,7 +5,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint dist bench clean
+.PHONY: venv test lint dist build-deps test-frozen bench clean
 
 venv: $(STAMP)
 
@@ -22,11 +22,20 @@ test: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
-dist: venv
+# Compilers, patchelf, zstd, python3-venv (apt-get when root) and the freezers' venv
+# .venv-build/; first, so that `make venv` also works on a fresh machine.
+build-deps:
+	$(PYTHON) packaging/build_deps.py
+
+dist: build-deps venv
 	$(VPY) packaging/build.py --smoke
+
+# The whole suite against the packaged file (tests/conftest.py codex_cmd() runs it).
+test-frozen: dist
+	CODEX_TEST_BINARY="$(CURDIR)/dist/codex-$$($(VPY) -c 'from codex.platform_info import target_triple; print(target_triple())')" $(VENV)/bin/pytest
 
 bench: venv
 	$(VPY) bench/startup.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) .venv-build build dist *.egg-info

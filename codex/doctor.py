@@ -12,6 +12,15 @@ from codex import __version__, platform_info
 from codex.config import flatten, load_from_args
 
 
+def _ca_bundle() -> str:
+    """The CA file HTTPS uses (requests verifies against certifi's bundle, frozen inside)."""
+    try:
+        import certifi
+    except ImportError:
+        return "(certifi missing: HTTPS will fail)"
+    return certifi.where()
+
+
 def report(args: argparse.Namespace) -> dict[str, Any]:
     cfg = load_from_args(args)
     flat = flatten(cfg.values)
@@ -24,6 +33,7 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
         "install_channel": platform_info.install_channel(),
         "executable": platform_info.executable_path(),
         "frozen": platform_info.is_frozen(),
+        "ca_bundle": _ca_bundle(),
         "codex_home": str(cfg.codex_home),
         "config_file": str(cfg.config_path),
         "config_file_exists": cfg.config_path.is_file(),
@@ -42,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     out = sys.stdout
     for key in ("version", "python", "platform", "target_triple", "libc", "install_channel",
-                "executable", "frozen", "codex_home", "config_file", "profile"):
+                "executable", "frozen", "ca_bundle", "codex_home", "config_file", "profile"):
         label = key.replace("_", " ")
         value = info[key]
         if key == "config_file" and not info["config_file_exists"]:

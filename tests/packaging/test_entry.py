@@ -1,0 +1,31 @@
+"""The frozen entry point answers `--version` itself: it must say what codex.cli says."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.packaging
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_entry_fast_version_matches_cli(flag: str) -> None:
+    entry = subprocess.run([sys.executable, str(ROOT / "packaging" / "codex_main.py"), flag],
+                           capture_output=True, text=True, cwd=ROOT, timeout=60)
+    cli = subprocess.run([sys.executable, "-m", "codex", flag], capture_output=True,
+                         text=True, cwd=ROOT, timeout=60)
+    assert entry.returncode == cli.returncode == 0
+    assert entry.stdout == cli.stdout
+    assert entry.stdout.startswith("codex-cli ")
+
+
+def test_entry_runs_the_cli_for_everything_else() -> None:
+    r = subprocess.run([sys.executable, str(ROOT / "packaging" / "codex_main.py"), "bogus"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 2
+    assert "usage:" in r.stderr

@@ -56,17 +56,9 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(listen: transport.Listen, server: transport.Server, token: str | None) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    interrupted: list[bool] = []
-
-    def on_signal(sig: int) -> None:
-        # Ctrl-C ends us like any interrupted command (130), so wrappers and shells can tell.
-        if sig == signal.SIGINT:
-            interrupted.append(True)
-        stop.set()
-
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         try:
-            loop.add_signal_handler(sig, on_signal, sig)
+            loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):
             pass
     if listen.kind == "stdio":
@@ -75,4 +67,5 @@ async def _serve(listen: transport.Listen, server: transport.Server, token: str 
         await transport.serve_websocket(listen, server, stop, token=token)
     log.info("exec-server stopped")
     sys.stdout.flush()
-    return 130 if interrupted else 0
+    # A signal is the ordinary way to stop a server: a clean shutdown, exit 0 (issue 3).
+    return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import uuid
 
 import pytest
@@ -241,11 +242,11 @@ async def test_case_11_write_statuses(transport):
         await c.events("p")
 
 
-@pytest.mark.parametrize("how", ["drop", "server-sigterm"])
+@pytest.mark.parametrize("how", ["drop", "server-sigterm", "server-sigint"])
 @run
 async def test_case_12_disconnect_kills_tree(transport, how):
     kind, url = transport
-    if kind == "inproc" and how == "server-sigterm":
+    if kind == "inproc" and how != "drop":
         pytest.skip("no server process in-process; aclose() is the disconnect case")
     marker = f"1000.{uuid.uuid4().int % 10**9}"
     own_server = None
@@ -263,15 +264,15 @@ async def test_case_12_disconnect_kills_tree(transport, how):
                 asyncio.get_running_loop().create_task(c.aclose())
             else:
                 await c.drop()
-        elif kind == "stdio":
-            c.proc.terminate()
         else:
-            own_server.proc.terminate()
+            # A signal to the server: everything dies, and the server exits 0 (issue 3).
+            sig = signal.SIGINT if how == "server-sigint" else signal.SIGTERM
+            (c.proc if kind == "stdio" else own_server.proc).send_signal(sig)
         took = await wait_until(lambda: not session_pids(marker), 2.0, "the tree to be gone")
         assert took <= 2.0
         if kind == "stdio":
             assert await asyncio.wait_for(c.proc.wait(), 10) == 0
-        if kind == "ws" and how == "server-sigterm":
+        if kind == "ws" and how != "drop":
             assert await asyncio.to_thread(own_server.proc.wait, 10) == 0
         await c.aclose()
     finally:

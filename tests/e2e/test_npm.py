@@ -105,14 +105,19 @@ def test_exec_server_stdio_session_through_the_shim(installed) -> None:
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the child via /proc")
 def test_sigint_reaches_the_binary_and_shim_exits_130(installed) -> None:
+    # `codex sandbox` execs the command, so the binary's own Ctrl-C status is the command's:
+    # killed by SIGINT. The shim must end the same way, which a shell reports as 130.
     shim, _, env = installed
-    proc, _, reply = _start_exec_server(shim, env)
+    proc = subprocess.Popen(
+        [str(shim), "sandbox", "-s", "danger-full-access", "--", "sh", "-c",
+         "echo ready; exec sleep 60"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert reply["id"] == 1
+        lines = _reader(proc.stdout)
+        assert lines.get(timeout=TIMEOUT) == b"ready\n", proc.stderr.read().decode()
         children = _children(proc.pid)
         assert len(children) == 1, children  # the native binary (Node 20 has no execve)
         proc.send_signal(signal.SIGINT)  # to the shim only, not its process group
-        assert proc.wait(timeout=TIMEOUT) == 130
+        assert proc.wait(timeout=TIMEOUT) == -signal.SIGINT
         assert not Path(f"/proc/{children[0]}").exists()
     finally:
         if proc.poll() is None:

@@ -1,9 +1,10 @@
 """The sandbox escape suite (issue 6 acceptance), run for real through `codex sandbox`.
 
 Every attack must fail under workspace-write while the legitimate action next to it succeeds.
-"Outside" lives under the repository's build/ directory, never under /tmp (which
-workspace-write may write). As root, each test also runs as an unprivileged user (nobody,
-through setpriv) with the outside tree world-writable, so only the sandbox stands in the way.
+"Outside" lives under the repository's build/ directory, or /var/tmp when the checkout itself
+sits in /tmp (a CI clone may): never under /tmp or $TMPDIR, which workspace-write may write.
+As root, each test also runs as an unprivileged user (nobody, through setpriv) with the
+outside tree world-writable, so only the sandbox stands in the way.
 """
 
 from __future__ import annotations
@@ -74,9 +75,19 @@ def _runners() -> list[object]:
     ]
 
 
+def _outside_parent() -> Path:
+    """A folder no workspace-write policy makes writable (not /tmp, not $TMPDIR)."""
+    temp_roots = {Path("/tmp").resolve(), Path(tempfile.gettempdir()).resolve()}
+    for candidate in (ROOT / "build", Path("/var/tmp")):
+        resolved = candidate.resolve()
+        if not any(resolved == t or t in resolved.parents for t in temp_roots):
+            return candidate
+    pytest.fail("no folder outside /tmp and $TMPDIR for the escape tests")
+
+
 @pytest.fixture(params=_runners())
 def arena(request: pytest.FixtureRequest) -> Iterator[Arena]:
-    base = ROOT / "build" / "sandbox-tests" / uuid.uuid4().hex[:12]
+    base = _outside_parent() / "codex-sandbox-tests" / uuid.uuid4().hex[:12]
     ws, outside = base / "ws", base / "outside"
     # Not pytest's tmp_path: its parent is private to root, and nobody must reach these.
     tmp_root = Path(tempfile.mkdtemp(prefix="codex-sandbox-test-", dir="/tmp"))

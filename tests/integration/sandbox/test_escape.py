@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 
 from codex.sandbox import is_sandbox_denial
-from tests.conftest import ROOT, codex_cmd
+from tests.conftest import codex_cmd
+from tests.support.paths import outside_parent
 from tests.support.signals import SIGPIPE_BIT, inherited_sigign, sigign_of
 
 ORIGINAL = "original\n"
@@ -75,19 +76,9 @@ def _runners() -> list[object]:
     ]
 
 
-def _outside_parent() -> Path:
-    """A folder no workspace-write policy makes writable (not /tmp, not $TMPDIR)."""
-    temp_roots = {Path("/tmp").resolve(), Path(tempfile.gettempdir()).resolve()}
-    for candidate in (ROOT / "build", Path("/var/tmp")):
-        resolved = candidate.resolve()
-        if not any(resolved == t or t in resolved.parents for t in temp_roots):
-            return candidate
-    pytest.fail("no folder outside /tmp and $TMPDIR for the escape tests")
-
-
 @pytest.fixture(params=_runners())
 def arena(request: pytest.FixtureRequest) -> Iterator[Arena]:
-    base = _outside_parent() / "codex-sandbox-tests" / uuid.uuid4().hex[:12]
+    base = outside_parent() / "codex-sandbox-tests" / uuid.uuid4().hex[:12]
     ws, outside = base / "ws", base / "outside"
     # Not pytest's tmp_path: its parent is private to root, and nobody must reach these.
     tmp_root = Path(tempfile.mkdtemp(prefix="codex-sandbox-test-", dir="/tmp"))

@@ -15,7 +15,8 @@ import pytest
 from ptyprocess import PtyProcess
 
 from codex.sandbox import InvalidSandboxPolicy, SandboxUnavailable, wrap_argv
-from tests.conftest import ROOT, codex_cmd
+from tests.conftest import codex_cmd
+from tests.support.paths import outside_parent
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="the Linux sandbox runs here; macOS has its own CI job")
@@ -25,7 +26,7 @@ WW = {"type": "workspace-write"}
 
 @pytest.fixture
 def dirs() -> Iterator[tuple[Path, Path]]:
-    base = ROOT / "build" / "sandbox-tests" / uuid.uuid4().hex[:12]
+    base = outside_parent() / "codex-sandbox-tests" / uuid.uuid4().hex[:12]
     ws, outside = base / "ws", base / "outside"
     ws.mkdir(parents=True)
     outside.mkdir()

@@ -87,6 +87,11 @@ def test_completion_scripts(shell: str, tmp_path: Path) -> None:
                  'printf "%s\\n" "${COMPREPLY[@]}"')
         out = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
         assert {"bash", "zsh", "fish"} <= set(out.stdout.split())
+        # A global option's value is not the subcommand: `codex -c k=v ex<TAB>`.
+        probe = (f"source {f}; COMP_WORDS=(codex -c model=o3 -C /tmp ex); COMP_CWORD=5; "
+                 '_codex; printf "%s\\n" "${COMPREPLY[@]}"')
+        out = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
+        assert out.stdout.split() == ["exec", "exec-server"]
     elif shell == "zsh" and shutil.which("zsh"):
         f = tmp_path / "_codex"
         f.write_text(script)

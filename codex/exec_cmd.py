@@ -203,7 +203,8 @@ class _HumanOut:
                 out = (item.get("aggregated_output") or "").rstrip("\n").splitlines()
                 shown = out[:6] + ([f"  ... ({len(out) - 6} more lines)"] if len(out) > 6 else [])
                 body = "".join(f"\n  {line}" for line in shown)
-                self.say(f"  exited {item['exit_code']}{body}")
+                code = item["exit_code"]
+                self.say(f"  {'failed' if code is None else f'exited {code}'}{body}")
         elif kind == "file_change" and isinstance(ev, E.ItemCompleted):
             if item["status"] == "completed":
                 marks = {"add": "A", "update": "M", "delete": "D"}

@@ -342,9 +342,18 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
 
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(agent.run_turn(user_items))
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP too: a closed terminal must still end the turn cleanly (sessions killed,
+    # rollout closed) instead of leaving the model's commands running as orphans.
+    stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    received: list[int] = []
+
+    def stop(sig: int) -> None:
+        received.append(sig)
+        task.cancel()
+
+    for sig in stop_signals:
         try:
-            loop.add_signal_handler(sig, task.cancel)
+            loop.add_signal_handler(sig, stop, sig)
         except (NotImplementedError, RuntimeError):
             pass
     interrupted = False
@@ -354,7 +363,7 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
     except asyncio.CancelledError:
         interrupted = True
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in stop_signals:
             try:
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
@@ -370,7 +379,7 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
             out.line({"type": "turn.failed", "error": {"message": "interrupted"}})
         else:
             out.say("interrupted")
-        return EXIT_INTERRUPTED
+        return 128 + received[0] if received else EXIT_INTERRUPTED
     assert result is not None
     if not result.ok:
         return 1

@@ -93,11 +93,15 @@ def _output_schema(path_text: str | None) -> Any:
     if not path_text:
         return None
     try:
-        return json.loads(Path(path_text).read_text(encoding="utf-8"))
+        schema = json.loads(Path(path_text).read_text(encoding="utf-8"))
     except OSError as e:
         raise UsageError(f"--output-schema {path_text}: {e.strerror}") from None
     except ValueError as e:
         raise UsageError(f"--output-schema {path_text}: not valid JSON ({e})") from None
+    if not isinstance(schema, dict):
+        # Said here, before the turn, rather than as the API's HTTP 400 after it started.
+        raise UsageError(f"--output-schema {path_text}: a JSON Schema must be a JSON object")
+    return schema
 
 
 def _flags(args: Any) -> dict[str, Any]:

@@ -343,6 +343,15 @@ def test_bad_invocations_fail_cleanly(hr: Harness, args: list[str], code: int,
     assert hr.mock.requests == []
 
 
+def test_output_schema_that_is_not_an_object_is_refused_before_the_turn(hr: Harness) -> None:
+    schema = hr.cwd / "schema.json"
+    schema.write_text("[1]")
+    r = hr.run("--output-schema", str(schema), "x")
+    assert r.returncode == 2, r.stderr
+    assert "must be a JSON object" in r.stderr and "Traceback" not in r.stderr
+    assert hr.mock.requests == []
+
+
 def test_human_mode_interrupt_exits_130(hr: Harness) -> None:
     import threading
 

@@ -283,6 +283,27 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(
             f"invalid sandbox_mode {sm!r} (expected one of: {', '.join(SANDBOX_MODES)})"
         )
+    ww = cfg.values.get("sandbox_workspace_write")
+    if isinstance(ww, Mapping):
+        # A non-boolean here would be truthy (`"false"`, or `-c ...=False`, which is not
+        # TOML and so arrives as a string) and silently open the network.
+        for key in ("network_access", "exclude_tmpdir_env_var", "exclude_slash_tmp"):
+            v = ww.get(key, False)
+            if not isinstance(v, bool):
+                raise ConfigError(f"invalid sandbox_workspace_write.{key} {v!r}: "
+                                  "expected true or false")
+    sep = cfg.values.get("shell_environment_policy")
+    if isinstance(sep, Mapping):
+        v = sep.get("ignore_default_excludes", True)
+        if not isinstance(v, bool):
+            raise ConfigError(f"invalid shell_environment_policy.ignore_default_excludes {v!r}: "
+                              "expected true or false")
+        for key in ("exclude", "include_only"):
+            # A bare string would be matched character by character (`"*"` matches all).
+            v = sep.get(key, [])
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                raise ConfigError(f"invalid shell_environment_policy.{key} {v!r}: "
+                                  "expected a list of patterns")
     for key in ("project_doc_max_bytes", "tool_output_token_limit"):
         v = cfg.values.get(key)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:

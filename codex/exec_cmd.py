@@ -93,11 +93,15 @@ def _output_schema(path_text: str | None) -> Any:
     if not path_text:
         return None
     try:
-        return json.loads(Path(path_text).read_text(encoding="utf-8"))
+        schema = json.loads(Path(path_text).read_text(encoding="utf-8"))
     except OSError as e:
         raise UsageError(f"--output-schema {path_text}: {e.strerror}") from None
     except ValueError as e:
         raise UsageError(f"--output-schema {path_text}: not valid JSON ({e})") from None
+    if not isinstance(schema, dict):
+        # Said here, before the turn, rather than as the API's HTTP 400 after it started.
+        raise UsageError(f"--output-schema {path_text}: a JSON Schema must be a JSON object")
+    return schema
 
 
 def _flags(args: Any) -> dict[str, Any]:
@@ -203,7 +207,8 @@ class _HumanOut:
                 out = (item.get("aggregated_output") or "").rstrip("\n").splitlines()
                 shown = out[:6] + ([f"  ... ({len(out) - 6} more lines)"] if len(out) > 6 else [])
                 body = "".join(f"\n  {line}" for line in shown)
-                self.say(f"  exited {item['exit_code']}{body}")
+                code = item["exit_code"]
+                self.say(f"  {'failed' if code is None else f'exited {code}'}{body}")
         elif kind == "file_change" and isinstance(ev, E.ItemCompleted):
             if item["status"] == "completed":
                 marks = {"add": "A", "update": "M", "delete": "D"}
@@ -341,9 +346,18 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
 
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(agent.run_turn(user_items))
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP too: a closed terminal must still end the turn cleanly (sessions killed,
+    # rollout closed) instead of leaving the model's commands running as orphans.
+    stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    received: list[int] = []
+
+    def stop(sig: int) -> None:
+        received.append(sig)
+        task.cancel()
+
+    for sig in stop_signals:
         try:
-            loop.add_signal_handler(sig, task.cancel)
+            loop.add_signal_handler(sig, stop, sig)
         except (NotImplementedError, RuntimeError):
             pass
     interrupted = False
@@ -353,7 +367,7 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
     except asyncio.CancelledError:
         interrupted = True
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in stop_signals:
             try:
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
@@ -369,7 +383,7 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
             out.line({"type": "turn.failed", "error": {"message": "interrupted"}})
         else:
             out.say("interrupted")
-        return EXIT_INTERRUPTED
+        return 128 + received[0] if received else EXIT_INTERRUPTED
     assert result is not None
     if not result.ok:
         return 1

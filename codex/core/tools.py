@@ -132,7 +132,10 @@ class ToolRouter:
 
     async def exec_command(self, args: dict[str, Any]) -> str:
         cmd = args.get("cmd")
-        cmd_text = cmd if isinstance(cmd, str) else json.dumps(cmd)
+        if not isinstance(cmd, str) or not cmd.strip():
+            # Nothing to run: the model gets the argument error, the user sees no "exec null".
+            return (await self.manager.exec_command(args)).text
+        cmd_text = cmd
         refusal = self._refusal(args)
         if refusal is not None:
             item = self.emit.new_item("command_execution", command=cmd_text,

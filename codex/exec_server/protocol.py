@@ -249,6 +249,9 @@ def decode_start(params: Mapping[str, Any]) -> StartParams:
     env = _field(params, "env", dict, "an object of strings")
     if not all(isinstance(v, str) for v in env.values()):
         raise _invalid("env", "must be an object of strings")
+    if any(not k or "=" in k for k in env):
+        # execve cannot pass such a name; without this the spawn fails as an internal error.
+        raise _invalid("env", "names must be non-empty and must not contain '='")
     tty = _field(params, "tty", bool, "a boolean")
     pipe_stdin = _field(params, "pipeStdin", bool, "a boolean", required=False, default=False)
     arg0 = _field(params, "arg0", str, "a string or null", required=False)

@@ -100,11 +100,18 @@ def _command_environ() -> dict[str, str]:
     # must see the user's. The unified-exec helper owns that knowledge (codex.child_env).
     if getattr(sys, "frozen", False) or "__compiled__" in globals():
         try:
-            from codex.child_env import user_environ
+            from codex import child_env as ce
         except ImportError:
             pass
         else:
-            return user_environ(env)
+            # Run by codex's own command runner (the frozen program exec'd directly, no
+            # launcher or bootloader in between), the environment is already the user's:
+            # stripping LD_LIBRARY_PATH there would take away the user's own value.
+            marked = any(
+                n.startswith((ce.ORIG_PREFIX, *ce.FREEZER_PREFIXES)) or n in ce.FREEZER_NAMES
+                for n in env
+            ) or any(v + ce.PYI_ORIG_SUFFIX in env for v in ce.FREEZER_PATH_VARS)
+            return ce.user_environ(env) if marked else env
     return env
 
 

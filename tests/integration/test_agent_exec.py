@@ -343,6 +343,15 @@ def test_bad_invocations_fail_cleanly(hr: Harness, args: list[str], code: int,
     assert hr.mock.requests == []
 
 
+def test_output_schema_that_is_not_an_object_is_refused_before_the_turn(hr: Harness) -> None:
+    schema = hr.cwd / "schema.json"
+    schema.write_text("[1]")
+    r = hr.run("--output-schema", str(schema), "x")
+    assert r.returncode == 2, r.stderr
+    assert "must be a JSON object" in r.stderr and "Traceback" not in r.stderr
+    assert hr.mock.requests == []
+
+
 def test_human_mode_interrupt_exits_130(hr: Harness) -> None:
     import threading
 
@@ -390,6 +399,41 @@ def test_ctrl_c_during_a_command_records_aborted_call_and_cleans_up(h: Harness) 
     r = h.run("resume", "--last", "what happened?")
     assert r.returncode == 0, r.stderr
     assert h.outputs(1)["c1"].startswith("aborted")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
+def test_hangup_or_terminate_during_a_command_kills_it_and_exits_128_plus_n(
+        hr: Harness, sig: signal.Signals) -> None:
+    import time
+
+    marker = hr.cwd / "pid.txt"
+    hr.mock.add(hr.calls(("c1", "exec_command", {"cmd": "echo $$ > pid.txt; exec sleep 60",
+                                                 "yield_time_ms": 30000})))
+    p = hr.popen("-s", "danger-full-access", "long command")
+    try:
+        deadline = time.monotonic() + 60
+        while not (marker.exists() and marker.read_text().strip()):
+            assert time.monotonic() < deadline, "the command never started"
+            assert p.poll() is None, p.communicate()
+            time.sleep(0.02)  # polling for the file the command writes, not a sync sleep
+        p.send_signal(sig)
+        p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    pid = int(marker.read_text())
+    alive = True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        alive = False
+    else:
+        os.kill(pid, signal.SIGKILL)  # leave no orphan behind even when the test fails
+    assert not alive, "the model's command outlived codex exec"
+    assert p.returncode == 128 + sig
+    f = next((hr.home / "sessions").glob("*/*/*/*.jsonl"))
+    assert '"turn_aborted"' in f.read_text()
 
 
 def test_resume_with_another_sandbox_sends_a_fresh_environment_context(hr: Harness) -> None:

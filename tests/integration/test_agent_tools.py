@@ -111,6 +111,24 @@ def test_unknown_tool_and_bad_json(h: Harness) -> None:
     assert len(outs["c2"]) > len("failed to parse function arguments: ")
 
 
+def test_exec_command_without_cmd_or_with_bad_workdir_shows_no_null(hr: Harness) -> None:
+    hr.mock.add(hr.calls(("c1", "exec_command", {"foo": 1}),
+                         ("c2", "exec_command", {"cmd": "ls", "workdir": "/nonexistent-dir"})),
+                hr.answer("sorry"))
+    r = hr.run(*FULL, "go")
+    assert r.returncode == 0, r.stderr
+    outs = hr.outputs(1)
+    assert outs["c1"] == "exec_command failed: `cmd` must be a non-empty string"
+    assert outs["c2"].startswith("exec_command failed for `ls`: ")
+    assert "null" not in r.stderr and "None" not in r.stderr, r.stderr
+    assert "exec ls\n  failed" in r.stderr, r.stderr
+    hr.mock.add(hr.calls(("c1", "exec_command", {"foo": 1})), hr.answer("sorry"))
+    r = hr.run("--json", *FULL, "go")
+    assert r.returncode == 0, r.stderr
+    items = [e["item"] for e in json_events(r.stdout) if e["type"].startswith("item.")]
+    assert [i["type"] for i in items] == ["agent_message"], items
+
+
 def test_unknown_custom_tool(hr: Harness) -> None:
     hr.mock.add(mm.sse(mm.custom_call("mystery", "data", "c1")), hr.answer("ok"))
     r = hr.run("go")

@@ -87,6 +87,11 @@ def test_completion_scripts(shell: str, tmp_path: Path) -> None:
                  'printf "%s\\n" "${COMPREPLY[@]}"')
         out = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
         assert {"bash", "zsh", "fish"} <= set(out.stdout.split())
+        # A global option's value is not the subcommand: `codex -c k=v ex<TAB>`.
+        probe = (f"source {f}; COMP_WORDS=(codex -c model=o3 -C /tmp ex); COMP_CWORD=5; "
+                 '_codex; printf "%s\\n" "${COMPREPLY[@]}"')
+        out = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
+        assert out.stdout.split() == ["exec", "exec-server"]
     elif shell == "zsh" and shutil.which("zsh"):
         f = tmp_path / "_codex"
         f.write_text(script)
@@ -95,6 +100,11 @@ def test_completion_scripts(shell: str, tmp_path: Path) -> None:
         f = tmp_path / "codex.fish"
         f.write_text(script)
         subprocess.run(["fish", "--no-execute", str(f)], check=True)
+        # A global option's value is not the subcommand: `codex -c k=v ex<TAB>`.
+        probe = f"source {f}; complete -C 'codex -c model=o3 -C /tmp ex'"
+        out = subprocess.run(["fish", "-c", probe], capture_output=True, text=True, check=True)
+        assert [line.split("\t")[0] for line in out.stdout.splitlines()] == ["exec",
+                                                                         "exec-server"]
 
 
 def test_version_imports_nothing_heavy() -> None:

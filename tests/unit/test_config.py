@@ -161,6 +161,35 @@ def test_invalid_enum_value_is_a_clear_error(codex_home: Path) -> None:
         load_config(home=codex_home)
 
 
+def test_non_boolean_network_access_is_an_error_not_open_network(codex_home: Path) -> None:
+    write(codex_home, '[sandbox_workspace_write]\nnetwork_access = "false"\n')
+    with pytest.raises(ConfigError, match="invalid sandbox_workspace_write.network_access"):
+        load_config(home=codex_home)
+    write(codex_home, "")
+    # `False` is not TOML, so -c would pass it on as the (truthy) string "False".
+    r = run_codex(["-c", "sandbox_workspace_write.network_access=False", "sandbox", "-s",
+                   "workspace-write", "--", "true"], env={"CODEX_HOME": str(codex_home)})
+    assert r.returncode != 0
+    assert "invalid sandbox_workspace_write.network_access 'False'" in r.stderr
+    cfg = load_config(home=codex_home, overrides=["sandbox_workspace_write.network_access=true"])
+    assert cfg.get("sandbox_workspace_write.network_access") is True
+
+
+@pytest.mark.parametrize("text, key", [
+    ('ignore_default_excludes = "false"', "ignore_default_excludes"),
+    ('exclude = "*KEY*"', "exclude"),
+    ("include_only = [1]", "include_only"),
+])
+def test_shell_environment_policy_types_are_checked(codex_home: Path, text: str,
+                                                    key: str) -> None:
+    write(codex_home, f"[shell_environment_policy]\n{text}\n")
+    with pytest.raises(ConfigError, match=f"invalid shell_environment_policy.{key} "):
+        load_config(home=codex_home)
+    write(codex_home, '[shell_environment_policy]\nexclude = ["*KEY*"]\n'
+                      "ignore_default_excludes = false\n")
+    assert load_config(home=codex_home).get("shell_environment_policy.exclude") == ["*KEY*"]
+
+
 def test_openai_base_url_env(codex_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     assert load_config(home=codex_home).provider()["base_url"] == "http://127.0.0.1:9/v1"

@@ -44,6 +44,14 @@ def test_start_params_round_trip():
     assert "sandbox" not in wire and p.decode_start(wire).sandbox is None
 
 
+@pytest.mark.parametrize("name", ["A=B", ""])
+def test_start_rejects_env_names_execve_cannot_pass(name):
+    wire = {"processId": "p", "argv": ["true"], "cwd": "/tmp", "env": {name: "v"}, "tty": False}
+    with pytest.raises(p.ProtocolError) as e:
+        p.decode_start(wire)
+    assert e.value.code == p.INVALID_PARAMS and "`env`" in e.value.message
+
+
 def test_read_defaults_and_nulls():
     rp = p.decode_read({"processId": "a", "afterSeq": None, "maxBytes": None, "waitMs": None})
     assert rp == p.ReadParams("a", 0, None, 0)

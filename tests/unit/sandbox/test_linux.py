@@ -83,3 +83,23 @@ def test_network_filter_program(arch: str) -> None:
     # every jump lands inside the program
     assert all(i + 1 + max(jt, jf) < len(prog) for i, (code, jt, jf, _k) in enumerate(prog)
                if code in (0x15, 0x45))
+
+
+@pytest.mark.parametrize("env, expected", [
+    # Spawned by codex's command runner: already the user's environment, keep it whole.
+    ({"LD_LIBRARY_PATH": "/opt/mylib", "PATH": "/bin"},
+     {"LD_LIBRARY_PATH": "/opt/mylib", "PATH": "/bin"}),
+    # Through our launcher: the user's value comes back from its saved copy.
+    ({"LD_LIBRARY_PATH": "/opt/mylib", "CODEX_ORIG_LD_LIBRARY_PATH": "/opt/mylib", "PATH": "/b"},
+     {"LD_LIBRARY_PATH": "/opt/mylib", "PATH": "/b"}),
+    # A bootloader that set the path itself (user had none): it goes.
+    ({"LD_LIBRARY_PATH": "/tmp/_MEI1", "_PYI_APPLICATION_HOME_DIR": "/tmp/_MEI1", "PATH": "/b"},
+     {"PATH": "/b"}),
+])
+def test_frozen_helper_keeps_the_users_library_path(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: dict[str, str]) -> None:
+    from codex.sandbox import _helper
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(_helper, "_initial_environ", lambda: dict(env))
+    assert _helper._command_environ() == expected

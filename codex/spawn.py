@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from codex.watchdog import WATCHDOG
+
 PTY_ROWS = 24
 PTY_COLS = 80
 # Bigger pipe buffers mean fewer wake-ups for chatty children (Linux only; best effort).
@@ -80,6 +82,7 @@ def spawn_pty(argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
 
     proc = PtyProcess.spawn([program], env=env_copy, preexec_fn=exec_in_child,
                             dimensions=(rows, cols))
+    WATCHDOG.register(proc.pid)
     # Take the master fd away from ptyprocess: its close()/__del__ would block on the child.
     master = os.dup(proc.fd)
     proc.fileobj.close()
@@ -100,6 +103,7 @@ def spawn_pipes(argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
         stdin=subprocess.PIPE if pipe_stdin else subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, bufsize=0,
     )
+    WATCHDOG.register(popen.pid)
     fds: dict[str, int | None] = {}
     for name in ("stdin", "stdout", "stderr"):
         f = getattr(popen, name)
@@ -226,8 +230,13 @@ class ExitWatcher:
         try:
             got, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
-            return 255 << 8  # already reaped by someone else; exit unknown
-        return status if got == pid else None
+            status = 255 << 8  # already reaped by someone else; exit unknown
+        else:
+            if got != pid:
+                return None
+        # Reaped: its id may be reused from now on, so the watchdog must forget it.
+        WATCHDOG.unregister(pid)
+        return status
 
     def _poll(self) -> None:
         self._timer = None

@@ -454,3 +454,45 @@ def test_unwritable_codex_home_is_a_clean_error(hr: Harness) -> None:
     assert r.returncode == 1
     assert "--ephemeral" in r.stderr and "Traceback" not in r.stderr
     assert hr.mock.requests == []
+
+
+def test_kill_9_during_a_command_leaves_no_orphan(hr: Harness) -> None:
+    """SIGKILL gives codex no chance to clean up; its watchdog must end the command's tree."""
+    import time
+
+    marker = hr.cwd / "pids.txt"
+    hr.mock.add(hr.calls(("c1", "exec_command", {
+        "cmd": "sleep 60 & echo $$ $! > pids.txt; wait", "yield_time_ms": 30000})))
+    p = hr.popen("-s", "danger-full-access", "long command")
+    try:
+        deadline = time.monotonic() + 60
+        while not (marker.exists() and len(marker.read_text().split()) == 2):
+            assert time.monotonic() < deadline, "the command never started"
+            assert p.poll() is None, p.communicate()
+            time.sleep(0.02)  # polling for the file the command writes, not a sync sleep
+        os.kill(p.pid, signal.SIGKILL)
+        p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    pids = [int(x) for x in marker.read_text().split()]
+
+    def alive() -> list[int]:
+        out = []
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        out.append(pid)
+            except OSError:
+                pass
+        return out
+
+    deadline = time.monotonic() + 10
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.02)  # waiting for the watchdog's kill, bounded
+    left = alive()
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)  # leave no orphan behind even when the test fails
+    assert left == [], "the model's command (shell and its background job) outlived kill -9"

@@ -1,5 +1,6 @@
 """The issue's disconnect test, with its exact command: `sh -c 'sleep 1000 & sleep 1000'` is
-gone within 2 s after the client drops the connection, and after SIGTERM to the server."""
+gone within 2 s after the client drops the connection, after SIGTERM to the server, and after
+kill -9 of the server (its orphan watchdog)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,9 @@ async def _scenario(kind: str, how: str) -> None:
         await wait_until(both_sleeps, 20, "both sleeps of the tree")
         if how == "drop":
             await (c.aclose() if kind == "inproc" else c.drop())
+        elif how == "sigkill":
+            # No chance to clean up: the server's orphan watchdog must end the tree.
+            (c.proc if kind == "stdio" else server.proc).kill()
         else:
             (c.proc if kind == "stdio" else server.proc).terminate()
         await wait_until(lambda: not {p.pid for p in processes() if p.state != "Z"}
@@ -73,3 +77,9 @@ async def test_client_drop_kills_the_tree(kind):
 @run
 async def test_server_sigterm_kills_the_tree_and_exits_0(kind):
     await _scenario(kind, "sigterm")
+
+
+@pytest.mark.parametrize("kind", ["stdio", "ws"])
+@run
+async def test_server_kill_9_leaves_no_orphan(kind):
+    await _scenario(kind, "sigkill")

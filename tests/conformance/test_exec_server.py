@@ -205,14 +205,10 @@ async def test_case_10_server_dies_no_closed(transport, tmp_path):
 
 @run
 async def test_case_10_remote_backend_failed():
-    """Case 10 through the RemoteBackend client, when it is present in this tree."""
-    remote = pytest.importorskip("codex.exec_server.remote",
-                                 reason="RemoteBackend is issue 4 (remote.py not merged yet)")
+    """Case 10 through the RemoteBackend client."""
     from codex.exec_server.backend import Failed
+    from codex.exec_server.remote import RemoteBackend as backend_cls
 
-    backend_cls = getattr(remote, "RemoteBackend", None)
-    if backend_cls is None or not hasattr(backend_cls, "websocket"):
-        pytest.skip("codex.exec_server.remote has no RemoteBackend.websocket yet")
     server = WsServer().__enter__()
     try:
         backend = backend_cls.websocket(server.url)

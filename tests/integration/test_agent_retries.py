@@ -208,3 +208,16 @@ def test_chat_stream_ending_without_finish_is_retried(tmp_path: Path) -> None:
         msgs = [e["item"]["text"] for e in json_events(r.stdout)
                 if e.get("item", {}).get("type") == "agent_message"]
         assert msgs == ["full"]
+
+
+def test_an_html_page_instead_of_a_stream_fails_at_once_and_says_so(h: Harness) -> None:
+    # e.g. a proxy's login page answering 200 for the model's URL
+    h.mock.add(mm.Reply(status=200, body="<html><body>Please log in</body></html>",
+                        headers={"content-type": "text/html; charset=utf-8"}))
+    h.mock.default = h.answer("must not be reached")
+    r = h.run("--json", "go")
+    assert r.returncode == 1
+    assert len(h.mock.requests) == 1  # not retried
+    last = json_events(r.stdout)[-1]
+    assert last["type"] == "turn.failed"
+    assert "answered with an HTML page (HTTP 200)" in last["error"]["message"]

@@ -121,7 +121,8 @@ class MockModel:
             h.send_response(reply.status)
             for k, v in reply.headers.items():
                 h.send_header(k, v)
-            h.send_header("content-type", "application/json")
+            if not any(k.lower() == "content-type" for k in reply.headers):
+                h.send_header("content-type", "application/json")
             h.send_header("content-length", str(len(data)))
             h.end_headers()
             h.wfile.write(data)

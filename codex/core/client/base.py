@@ -127,6 +127,14 @@ class ModelClient:
                 err = ModelError(str(e), retryable=True)
             else:
                 if status < 400:
+                    if _media_type(post.headers) == "text/html":
+                        # A captive portal, a proxy's login page, or a base_url pointing at a
+                        # website: no retry will turn that into a model stream.
+                        post.close()
+                        raise ModelError(
+                            f"{self.url} answered with an HTML page (HTTP {status}), not an "
+                            "event stream: check the provider's base_url, or a proxy in the way",
+                            retryable=False, status=status)
                     return post
                 text = await post.error_body()
                 post.close()
@@ -175,3 +183,8 @@ def _is_loopback(url: str) -> bool:
 
     host = (urlsplit(url).hostname or "").lower()
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _media_type(headers: Mapping[str, str]) -> str:
+    """`text/html` from `Content-Type: text/html; charset=utf-8` (lower case, no params)."""
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +56,7 @@ class Prompt:
     output_schema: Any = None
 
 
-class ModelClient:
+class ModelClient(ABC):
     """Shared plumbing: URL, headers, HTTP-layer and stream-layer retries."""
 
     path = ""
@@ -109,11 +110,13 @@ class ModelClient:
                 h[str(k).lower()] = value
         return h
 
+    @abstractmethod
     def body(self, prompt: Prompt) -> dict[str, Any]:
-        raise NotImplementedError
+        """The request body for this wire."""
 
+    @abstractmethod
     def _events(self, post: StreamingPost) -> AsyncIterator[ModelEvent]:
-        raise NotImplementedError
+        """This wire's stream decoded into internal events."""
 
     async def _open(self, body: dict[str, Any]) -> StreamingPost:
         """Send the request, retrying 5xx and connection errors (the HTTP layer)."""

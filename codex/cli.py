@@ -26,7 +26,14 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "doctor": ("codex.doctor", "run", "show version, platform and effective configuration"),
     "completion": ("codex.completion", "run", "print a shell completion script"),
     "update": ("codex.update", "run", "show or perform the upgrade for this install"),
+    "resume": ("codex.tui", "run_resume", "resume a recorded session in the interactive UI"),
 }
+# Bare `codex [OPTIONS] [PROMPT]`: the interactive UI (spec tui.md "Starting").
+INTERACTIVE = ("codex.tui", "run")
+# Options of `codex [OPTIONS] [PROMPT]` that take a value (to find the first positional).
+_VALUE_OPTIONS = frozenset({"-c", "--config", "-p", "--profile", "-C", "--cd", "-m", "--model",
+                            "-s", "--sandbox", "-a", "--ask-for-approval", "-i", "--image",
+                            "--add-dir", "--exec-server"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,6 +110,65 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--color", choices=["always", "never", "auto"], default="auto")
 
 
+def _add_interactive_args(p: argparse.ArgumentParser) -> None:
+    """Options shared by `codex [PROMPT]` and `codex resume`."""
+    p.add_argument("-m", "--model", help="model to use")
+    p.add_argument("-s", "--sandbox",
+                   choices=["read-only", "workspace-write", "danger-full-access"],
+                   help="sandbox mode for model-run commands")
+    p.add_argument("-a", "--ask-for-approval", dest="approval",
+                   choices=["untrusted", "on-failure", "on-request", "never"],
+                   help="when to ask before running a command")
+    p.add_argument("--full-auto", action="store_true",
+                   help="workspace-write sandbox, ask only when the model requests it")
+    p.add_argument("--dangerously-bypass-approvals-and-sandbox", "--yolo", action="store_true",
+                   dest="bypass",
+                   help="run every command without sandbox or approval (isolated machines)")
+    p.add_argument("-i", "--image", action="append", default=[], metavar="FILE",
+                   help="attach an image to the first message")
+    p.add_argument("--oss", action="store_true", help="use a local model server")
+    p.add_argument("--add-dir", action="append", default=[], metavar="DIR", help="writable dir")
+    p.add_argument("--exec-server", metavar="URL", help="run commands on this exec-server")
+
+
+def _add_resume_args(p: argparse.ArgumentParser) -> None:
+    p.usage = "codex resume [OPTIONS] [--last | --all | SESSION_ID] [PROMPT]"
+    p.add_argument("session_id", nargs="?", help="the session to resume (else a picker)")
+    p.add_argument("prompt", nargs="?", help="a first message to send")
+    p.add_argument("--last", action="store_true", help="the most recent session in this folder")
+    p.add_argument("--all", action="store_true", help="list sessions of every folder")
+    _add_interactive_args(p)
+
+
+def build_interactive_parser() -> argparse.ArgumentParser:
+    """`codex [OPTIONS] [PROMPT]`: the interactive UI's own grammar."""
+    parser = _Parser(prog="codex", usage="codex [OPTIONS] [PROMPT]\n"
+                     "       codex COMMAND ...   (codex --help lists the commands)",
+                     description="Start the interactive UI; PROMPT is sent as the first message.")
+    _add_global_options(parser, suppress=False)
+    parser.add_argument("prompt", nargs="?", help="first message to send")
+    _add_interactive_args(parser)
+    return parser
+
+
+def _wants_interactive(argv: Sequence[str]) -> bool:
+    """True unless the first positional argument names a subcommand (or asks for help)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--":
+            return True
+        if arg in ("-h", "--help", "-V", "--version"):
+            return False
+        if arg.startswith("-"):
+            skip = arg in _VALUE_OPTIONS
+            continue
+        return arg not in SUBCOMMANDS
+    return True
+
+
 def _add_exec_server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--listen",
@@ -164,6 +230,7 @@ _ARGS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "doctor": _add_doctor_args,
     "completion": _add_completion_args,
     "update": _add_update_args,
+    "resume": _add_resume_args,
 }
 
 
@@ -171,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command-line grammar (cheap: argparse only, no subcommand imports)."""
     parser = _Parser(
         prog="codex",
-        description="A terminal coding agent. Run `codex exec PROMPT` for a headless task.",
+        description="A terminal coding agent. Run `codex [PROMPT]` for the interactive UI, "
+                    "`codex exec PROMPT` for a headless task.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"codex-cli {__version__}")
     _add_global_options(parser, suppress=False)
@@ -196,18 +264,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from codex.sandbox._helper import main as sandbox_helper
 
         return sandbox_helper(argv[1:])
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        sys.stderr.write("\ncodex: no command given (the interactive UI is not built yet)\n")
-        return 2
+    if _wants_interactive(argv):
+        parser = build_interactive_parser()
+        args = parser.parse_args(argv)
+        args.command = None
+        module_name, func_name = INTERACTIVE
+    else:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        module_name, func_name, _ = SUBCOMMANDS[args.command]
     if args.cd:
         try:
             os.chdir(args.cd)
         except OSError as e:
             parser.error(f"cannot change to directory {args.cd!r}: {e.strerror}")
-    module_name, func_name, _ = SUBCOMMANDS[args.command]
     func = getattr(importlib.import_module(module_name), func_name)
     try:
         return int(func(args) or 0)

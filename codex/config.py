@@ -90,6 +90,8 @@ OPTIONAL_KEYS = frozenset(
         "exec_server_url",
         "exec_server_token_file",
         "oss_provider",
+        "projects",  # per-folder trust, written by the interactive UI's trust prompt
+        "show_raw_agent_reasoning",
     }
 )
 KNOWN_KEYS = frozenset(DEFAULTS) | OPTIONAL_KEYS

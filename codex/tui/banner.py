@@ -1,0 +1,61 @@
+"""The first thing `codex` paints: a header box drawn with plain string formatting.
+
+It is written before prompt_toolkit and rich are imported (they take most of the start-up), so
+this module imports nothing but the standard library (spec tui.md; issue 12 "Start-up").
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from pathlib import Path
+
+DIM, BOLD, RESET = "\x1b[2m", "\x1b[1m", "\x1b[0m"
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _fit(text: str, width: int) -> str:
+    if _width(text) <= width:
+        return text
+    out, used = "", 0
+    for c in text:
+        w = _width(c)
+        if used + w > width - 1:
+            break
+        out += c
+        used += w
+    return out + "…"
+
+
+def short_path(path: Path) -> str:
+    home = str(Path.home())
+    p = str(path)
+    return "~" + p[len(home):] if home != "/" and (p == home or p.startswith(home + "/")) else p
+
+
+def header(version: str, model: str, effort: str | None, cwd: Path, columns: int) -> list[str]:
+    """The session header box, at most `columns` wide (ANSI lines)."""
+    inner = max(10, min(columns - 4, 60))
+    rows = [(f"{BOLD}>_ codex{RESET} {DIM}(v{version}){RESET}", f">_ codex (v{version})"),
+            ("", ""),
+            (f"{DIM}model:{RESET}     {model}" + (f" {effort}" if effort else ""),
+             f"model:     {model}" + (f" {effort}" if effort else "")),
+            (f"{DIM}directory:{RESET} {short_path(cwd)}", f"directory: {short_path(cwd)}")]
+    out = [f"{DIM}╭{'─' * (inner + 2)}╮{RESET}"]
+    for styled, plain in rows:
+        if _width(plain) > inner:
+            styled = plain = _fit(plain, inner)
+        out.append(f"{DIM}│{RESET} {styled}{' ' * (inner - _width(plain))} {DIM}│{RESET}")
+    out.append(f"{DIM}╰{'─' * (inner + 2)}╯{RESET}")
+    return out
+
+
+def paint(lines: list[str]) -> None:
+    data = ("\r\n".join(lines) + "\r\n").encode("utf-8", "replace")
+    try:
+        os.write(1, data)
+    except OSError:
+        pass

@@ -1,0 +1,175 @@
+"""From a parsed command line to a running UI: trust prompt, session choice, terminal guard.
+
+Imported after the header is painted (it pulls in prompt_toolkit and rich).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import termios
+from pathlib import Path
+from typing import Any
+
+from codex.config import SRC_DEFAULT, Config
+from codex.errors import CodexError, UsageError
+from codex.tui import trust
+from codex.tui.app import TuiApp, TuiOptions
+from codex.tui.picker import Choice, pick
+from codex.tui.render import Renderer
+
+TRUST_SOURCE = "trust"
+RESET_MODES = "\x1b[?2004l\x1b[?1l\x1b[?25h\x1b[0m"  # bracketed paste off, cursor keys, cursor on
+
+
+def start(args: Any, cfg: Config, cwd: Path, resume: Any, prompt: str | None) -> int:
+    _apply_trust(cfg, cwd)
+    if getattr(args, "oss", False):
+        from codex.exec_cmd import OSS_DEFAULT_MODEL, pick_oss_provider
+
+        cfg.values["model_provider"] = pick_oss_provider(cfg)
+        if args.model is None and cfg.sources.get("model") == SRC_DEFAULT:
+            cfg.values["model"] = OSS_DEFAULT_MODEL
+    from codex.exec_cmd import _image_part
+
+    images = [_image_part(p) for p in getattr(args, "image", None) or []]
+    resume_path = _resume_path(cfg, cwd, resume) if resume is not None else None
+    if resume is not None and resume_path is None:
+        return 0  # picker cancelled
+    opts = TuiOptions(config=cfg, cwd=cwd, home=cfg.codex_home, version=_version(),
+                      resume_path=resume_path, first_prompt=prompt, images=images,
+                      add_dirs=tuple(getattr(args, "add_dir", None) or ()),
+                      exec_server_url=getattr(args, "exec_server", None))
+    return run_app(opts, open_session)
+
+
+def _version() -> str:
+    from codex import __version__
+
+    return __version__
+
+
+async def open_session(opts: TuiOptions, resume_path: Path | None) -> Any:
+    """The real session engine (`codex.core.session`)."""
+    from codex.core.session import Session, SessionOptions
+
+    return await Session.start(SessionOptions(
+        opts.config, opts.cwd, resume_path=resume_path, ephemeral=opts.ephemeral,
+        originator="codex_tui", interactive=True, add_dirs=opts.add_dirs,
+        exec_server_url=opts.exec_server_url))
+
+
+def run_app(opts: TuiOptions, session_factory: Any) -> int:
+    """Run the UI until the user quits; the terminal is restored on every way out."""
+    fd = sys.stdin.fileno()
+    try:
+        saved = termios.tcgetattr(fd)
+    except termios.error:
+        saved = None
+    ui: TuiApp | None = None
+    try:
+        ui = TuiApp(opts, session_factory)
+        code = asyncio.run(ui.run())
+    finally:
+        if saved is not None:
+            try:
+                termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+            except termios.error:
+                pass
+        alt = ui is not None and ui.app.renderer._in_alternate_screen
+        _raw_write(("\x1b[?1049l" if alt else "") + RESET_MODES)
+    _goodbye(ui)
+    return code
+
+
+def _goodbye(ui: TuiApp) -> None:
+    lines = []
+    tot = ui.token_total
+    if tot is not None:
+        lines.append(f"Token usage: total={tot.input_tokens + tot.output_tokens:,} "
+                     f"input={tot.input_tokens:,} output={tot.output_tokens:,}")
+    if ui.session_id and ui.rollout_path:
+        lines.append(f"To continue this session, run codex resume {ui.session_id}")
+    if lines:
+        _raw_write("\r\n".join(lines) + "\r\n")
+
+
+def _raw_write(text: str) -> None:
+    try:
+        os.write(sys.stdout.fileno(), text.encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+# -- trust -------------------------------------------------------------------------------------
+def _apply_trust(cfg: Config, cwd: Path) -> None:
+    """Ask whether to trust the folder when nothing says yet, and let the answer choose the
+    approval policy and sandbox the user did not set themselves (spec tui.md "Starting")."""
+    root = trust.project_root(cwd)
+    level = trust.recorded_level(cfg.values, root)
+    chosen = any(cfg.sources.get(k) != SRC_DEFAULT for k in ("approval_policy", "sandbox_mode"))
+    if level is None and chosen:
+        return
+    if level is None:
+        level = _ask_trust(root)
+        if level is None:
+            raise CodexError("no answer to the trust question; nothing was changed",
+                             exit_code=130)
+        path = trust.record(cfg.codex_home, root, level)
+        r = Renderer()
+        word = "Trusted" if level is trust.TrustLevel.TRUSTED else "Not trusted"
+        _raw_write(r.style(f"✔ {word}: {root}", "green" if level is trust.TrustLevel.TRUSTED
+                           else "yellow") + r.style(f"  (saved in {path})", "dim") + "\r\n")
+    for key, value in trust.DEFAULTS[level].items():
+        if cfg.sources.get(key) == SRC_DEFAULT:
+            cfg.values[key] = value
+            cfg.sources[key] = TRUST_SOURCE
+
+
+def _ask_trust(root: Path) -> trust.TrustLevel | None:
+    r = Renderer()
+    title = "\n".join([
+        "",
+        r.style(f"You are running Codex in {root}", "bold"),
+        "",
+        "Do you trust the contents of this folder? If you trust it, Codex may edit files and",
+        "run commands here without asking (in the workspace sandbox). If not, it asks before",
+        "every command and edit.",
+        "",
+    ])
+    choice = pick(title, [Choice("1. Yes, trust this folder", key="1"),
+                          Choice("2. No, ask me to approve edits and commands", key="2")],
+                  hint="press 1 or 2, or ↑/↓ and enter · esc to quit")
+    if choice is None:
+        return None
+    return trust.TrustLevel.TRUSTED if choice == 0 else trust.TrustLevel.UNTRUSTED
+
+
+# -- resume ------------------------------------------------------------------------------------
+def _resume_path(cfg: Config, cwd: Path, resume: Any) -> Path | None:
+    from codex.core.rollout import RolloutError, find_rollout
+    from codex.tui.sessions import list_sessions
+
+    home = cfg.codex_home
+    if resume.session_id:
+        try:
+            return find_rollout(home, resume.session_id)
+        except RolloutError as e:
+            raise UsageError(e.message) from None
+    found = list_sessions(home, None if resume.all_folders else cwd)
+    if not found:
+        where = "" if resume.all_folders else f" in {cwd} (--all lists every folder)"
+        raise CodexError(f"no recorded sessions to resume{where}")
+    if resume.last:
+        return found[0].path
+    from codex.tui.commands import _ago
+
+    choices = [Choice((s.first_message.splitlines() or ["(no message)"])[0],
+                      " · ".join(x for x in (_ago(s.updated), s.branch or "",
+                                             s.cwd if resume.all_folders else "") if x))
+               for s in found]
+    r = Renderer()
+    idx = pick(r.style("Resume a previous session", "bold") + r.style(
+        "  (type to filter)", "dim"), choices, filterable=True)
+    return None if idx is None else found[idx].path

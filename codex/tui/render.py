@@ -44,10 +44,34 @@ class _PlainCodeBlock(CodeBlock):
                      background_color="default")
 
 
+_PARSER: Any = None
+
+
+def _parser() -> Any:
+    # One parser for every render: building one costs more than parsing a line.
+    global _PARSER
+    if _PARSER is None:
+        from markdown_it import MarkdownIt
+
+        _PARSER = MarkdownIt("commonmark").enable("strikethrough").enable("table")
+    return _PARSER
+
+
 class AnswerMarkdown(Markdown):
     elements: ClassVar[dict[str, Any]] = {**Markdown.elements, "heading_open": _LeftHeading,
                                           "fence": _PlainCodeBlock,
                                           "code_block": _PlainCodeBlock}
+
+    def __init__(self, markup: str, **kw: Any) -> None:
+        super().__init__("", **kw)
+        self.markup = markup
+        self.parsed = _parser().parse(markup)
+        # A model's single newline is a line break, as it meant it, not a space (and it
+        # makes a chunk render the same whether its lines were committed together or not).
+        for tok in self.parsed:
+            for child in tok.children or ():
+                if child.type == "softbreak":
+                    child.type = "hardbreak"
 
 
 def _color_system() -> ColorSystem | None:

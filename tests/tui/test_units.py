@@ -169,7 +169,7 @@ def test_file_finder_respects_gitignore_without_git(tmp_path: Path,
 
 
 @pytest.mark.parametrize("argv, interactive", [
-    ([], True), (["fix the bug"], True), (["-m", "o3", "exec"], True),
+    ([], True), (["fix the bug"], True), (["-m", "o3", "fix it"], True),
     (["exec", "hi"], False), (["resume", "--last"], False), (["--help"], False),
     (["-c", "model=x", "doctor"], False), (["-c", "model=x"], True),
 ])

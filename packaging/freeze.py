@@ -20,7 +20,15 @@ ENTRY = ROOT / "packaging" / "codex_main.py"
 FREEZERS = ("nuitka", "pyinstaller")
 # Imported lazily or only by code paths the freezers cannot follow from the entry point.
 PACKAGES = ("codex", "websockets", "requests", "urllib3", "certifi", "ptyprocess",
-            "platformdirs", "tomli_w", "idna", "charset_normalizer")
+            "platformdirs", "tomli_w", "idna", "charset_normalizer",
+            # the interactive UI (codex/tui): rich loads its unicode tables by version
+            "prompt_toolkit", "rich", "markdown_it", "mdurl", "wcwidth", "tomlkit")
+# Loaded by name at run time (pygments' lexer table): the code-block languages the UI colours.
+# Not all of pygments: its 600 modules would double the build; others render uncoloured.
+LAZY_MODULES = tuple(f"pygments.lexers.{m}" for m in (
+    "c_cpp", "configs", "css", "data", "diff", "dotnet", "go", "html", "javascript", "jvm",
+    "make", "markup", "objective", "php", "python", "ruby", "rust", "scripting", "shell",
+    "special", "sql")) + ("pygments.styles.monokai",)
 # Stdlib modules codex reaches only through lazy imports (PTY and terminal handling, TLS,
 # process control); listed so a subcommand never meets ModuleNotFoundError when frozen.
 STDLIB = ("pty", "tty", "termios", "fcntl", "resource", "select", "selectors", "ssl",
@@ -77,7 +85,7 @@ def freeze_pyinstaller(python: str, work: Path) -> FrozenTree:
     for pkg in _present(PACKAGES, python):
         args += ["--collect-submodules", pkg]
     args += ["--collect-data", "certifi"]
-    for mod in _present(STDLIB, python):
+    for mod in _present(STDLIB + LAZY_MODULES, python):
         args += ["--hidden-import", mod]
     t0 = time.monotonic()
     subprocess.run([*args, str(ENTRY)], check=True, cwd=ROOT, env=_env())
@@ -101,7 +109,7 @@ def freeze_nuitka(python: str, work: Path, jobs: int | None = None) -> FrozenTre
     for pkg in _present(PACKAGES, python):
         args.append(f"--include-package={pkg}")
     args.append("--nofollow-import-to=*.tests")  # certifi.tests would pull in unittest
-    for mod in _present(STDLIB, python):
+    for mod in _present(STDLIB + LAZY_MODULES, python):
         args.append(f"--include-module={mod}")
     t0 = time.monotonic()
     subprocess.run([*args, str(ENTRY)], check=True, cwd=ROOT, env=_env(),

@@ -40,8 +40,26 @@ class _PlainCodeBlock(CodeBlock):
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         code = str(self.text).rstrip()
-        yield Syntax(code, self.lexer_name, theme=self.theme, word_wrap=True, padding=0,
-                     background_color="default")
+        yield Syntax(code, _known_lexer(self.lexer_name), theme=self.theme, word_wrap=True,
+                     padding=0, background_color="default")
+
+
+_LEXERS: dict[str, str] = {}
+
+
+def _known_lexer(name: str) -> str:
+    """`name` if pygments can load that lexer, else "text" (uncoloured). The frozen binary
+    ships the common languages' lexers only: a missing module must not break the answer."""
+    if name not in _LEXERS:
+        from pygments.lexers import get_lexer_by_name
+        from pygments.util import ClassNotFound
+
+        try:
+            get_lexer_by_name(name)
+            _LEXERS[name] = name
+        except (ClassNotFound, ImportError):
+            _LEXERS[name] = "text"
+    return _LEXERS[name]
 
 
 _PARSER: Any = None

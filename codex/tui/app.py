@@ -206,6 +206,7 @@ class TuiApp:
         self.exit_code = 0
         self._sent_this_session: list[str] = []
         self.mcp_state: dict[str, tuple[str, list[str]]] = {}
+        self._early_ops: list[Any] = []
         self.buffer = Buffer(multiline=True, history=InMemoryHistory(self._history),
                              on_text_changed=lambda _b: self._on_text_changed())
         self.app = self._build_app()
@@ -806,10 +807,10 @@ class TuiApp:
             return
         self._approvals.popleft()
         if isinstance(req, P.ExecApprovalRequest):
-            self.session.submit(P.ExecApproval(req.call_id, decision))
+            self.submit(P.ExecApproval(req.call_id, decision))
             subject = req.command
         else:
-            self.session.submit(P.PatchApproval(req.call_id, decision))
+            self.submit(P.PatchApproval(req.call_id, decision))
             subject = ", ".join(c.path for c in req.changes)
         approved = decision in (P.ReviewDecision.APPROVED, P.ReviewDecision.APPROVED_FOR_SESSION)
         note = "for this session" if decision is P.ReviewDecision.APPROVED_FOR_SESSION else (
@@ -921,7 +922,7 @@ class TuiApp:
                 return
         if raw.startswith("!") and len(raw) > 1:
             self.buffer.reset(append_to_history=True)
-            self.session.submit(P.RunUserShellCommand(raw[1:].strip()))
+            self.submit(P.RunUserShellCommand(raw[1:].strip()))
             return
         text = self._expand_pastes(raw)
         self._pastes.clear()
@@ -931,15 +932,13 @@ class TuiApp:
     def send_user_text(self, text: str, *, record: str | None = None,
                        sandbox_mode: str | None = None) -> None:
         """Submit a user turn (queued by the session when one is running)."""
-        if self.session is None:
-            return
         history.append(self.opts.home, self.session_id or "", record if record is not None
                        else text)
         if self.turn is TurnState.RUNNING:
             self._queued.append(text)
         self._sent_this_session.append(text)
         items: list[dict[str, Any]] = [{"type": "input_text", "text": text}]
-        self.session.submit(P.UserTurn(tuple(items), sandbox_mode=sandbox_mode))
+        self.submit(P.UserTurn(tuple(items), sandbox_mode=sandbox_mode))
 
     def _run_slash(self, name: str, args: str) -> None:
         cmd = self.commands.get(name)
@@ -976,7 +975,7 @@ class TuiApp:
     def _on_escape(self) -> None:
         now = time.monotonic()
         if self.turn is TurnState.RUNNING:
-            self.session.submit(P.Interrupt())
+            self.submit(P.Interrupt())
             return
         if not self.buffer.text and now - self._last_esc < DOUBLE_PRESS_S:
             self._last_esc = 0.0
@@ -993,7 +992,7 @@ class TuiApp:
 
         def accept(item: PopupItem) -> None:
             n, text = item.value
-            self.session.submit(P.Rollback(user_turns=n))
+            self.submit(P.Rollback(user_turns=n))
             self.emit(cells.info(self.renderer, f"Forked the conversation before: "
                                  f"{text.splitlines()[0]}", self._cols()))
             self.buffer.document = Document(text, len(text))
@@ -1019,7 +1018,7 @@ class TuiApp:
         if self.turn is TurnState.RUNNING:
             if self.view is View.APPROVAL:
                 self._decide(P.ReviewDecision.ABORT)
-            self.session.submit(P.Interrupt())
+            self.submit(P.Interrupt())
         elif self.buffer.text:
             self.buffer.reset()
         else:
@@ -1070,7 +1069,7 @@ class TuiApp:
     async def _shutdown_and_exit(self) -> None:
         if self.session is not None and not self._shutdown_done.is_set():
             try:
-                self.session.submit(P.Shutdown())
+                self.submit(P.Shutdown())
                 await asyncio.wait_for(self._shutdown_done.wait(), SHUTDOWN_TIMEOUT_S)
             except (TimeoutError, RuntimeError):
                 pass
@@ -1084,10 +1083,41 @@ class TuiApp:
         if self.app.is_running:
             self.app.exit(result=self.exit_code)
 
+    def submit(self, op: Any) -> None:
+        """Send an op to the session; ops before the session is up wait for it."""
+        if self.session is None:
+            self._early_ops.append(op)
+        else:
+            self.session.submit(op)
+
     async def _start_session(self, resume_path: Path | None) -> None:
         self.session = await self.session_factory(self.opts, resume_path)
         self._shutdown_done = asyncio.Event()
         self._pump_task = asyncio.ensure_future(self._pump())
+        early, self._early_ops = self._early_ops, []
+        for op in early:
+            self.session.submit(op)
+
+    async def _boot(self) -> None:
+        """Start the session while the composer already takes input."""
+        from codex.errors import CodexError
+
+        try:
+            await self._start_session(self.opts.resume_path)
+        except CodexError as e:
+            self.emit(cells.error(self.renderer, e.message, self._cols()))
+            self.exit_code = e.exit_code
+            self._shutdown_done.set()
+            self.request_quit(QuitReason.SESSION_ENDED)
+            return
+        if self.opts.first_prompt or self.opts.images:
+            items: list[dict[str, Any]] = []
+            if self.opts.first_prompt:
+                items.append({"type": "input_text", "text": self.opts.first_prompt})
+                history.append(self.opts.home, self.session_id or "", self.opts.first_prompt)
+                self._sent_this_session.append(self.opts.first_prompt)
+            items.extend(self.opts.images)
+            self.submit(P.UserTurn(tuple(items)))
 
     async def new_session(self, resume_path: Path | None = None) -> None:
         """`/new` and `/resume`: end this session and start another in the same cwd."""
@@ -1098,7 +1128,7 @@ class TuiApp:
                 await asyncio.wait_for(self._shutdown_done.wait(), SHUTDOWN_TIMEOUT_S)
             except TimeoutError:
                 pass
-        self.transcript.append("")
+        self.session = None
         self.percent_left = None
         self._sent_this_session.clear()
         await self._start_session(resume_path)
@@ -1110,15 +1140,8 @@ class TuiApp:
                 loop.add_signal_handler(sig, self.request_quit, QuitReason.SIGNAL)
             except (NotImplementedError, RuntimeError):
                 pass
+        boot = asyncio.ensure_future(self._boot())
         try:
-            await self._start_session(self.opts.resume_path)
-            if self.opts.first_prompt or self.opts.images:
-                items: list[dict[str, Any]] = []
-                if self.opts.first_prompt:
-                    items.append({"type": "input_text", "text": self.opts.first_prompt})
-                    history.append(self.opts.home, "", self.opts.first_prompt)
-                items.extend(self.opts.images)
-                self.session.submit(P.UserTurn(tuple(items)))
             result = await self.app.run_async()
         finally:
             for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -1126,8 +1149,9 @@ class TuiApp:
                     loop.remove_signal_handler(sig)
                 except (NotImplementedError, RuntimeError):
                     pass
-            if self._pump_task is not None and not self._pump_task.done():
-                self._pump_task.cancel()
+            for task in (boot, self._pump_task, self._tick_task):
+                if task is not None and not task.done():
+                    task.cancel()
         return int(result or 0)
 
     def _shortcuts_cell(self) -> list[str]:

@@ -101,7 +101,7 @@ class Commands:
 
     def _set_model(self, model: str, effort: str | None) -> None:
         ui = self.ui
-        ui.session.submit(P.OverrideContext(model=model, effort=effort))
+        ui.submit(P.OverrideContext(model=model, effort=effort))
         ui.model = model
         ui.effort = effort or ui.effort
         self._info(f"model set to {model}" + (f" ({effort})" if effort else ""), "green")
@@ -114,7 +114,7 @@ class Commands:
 
         def accept(item: PopupItem) -> None:
             approval, sandbox, _ = PRESETS[str(item.value)]
-            ui.session.submit(P.OverrideContext(approval_policy=approval, sandbox_mode=sandbox))
+            ui.submit(P.OverrideContext(approval_policy=approval, sandbox_mode=sandbox))
             ui.approval_policy, ui.sandbox_mode = approval, sandbox
             self._info(f"permissions: {item.value} (approval {approval}, sandbox {sandbox})",
                        "green")
@@ -163,7 +163,7 @@ class Commands:
         ui.open_pager(lines)
 
     def compact(self, args: str) -> None:
-        self.ui.session.submit(P.Compact())
+        self.ui.submit(P.Compact())
         self._info("compacting the conversation…")
 
     def new(self, args: str) -> None:
@@ -197,10 +197,10 @@ class Commands:
         prompt = REVIEW_PROMPT + (f"\n\nFocus: {args.strip()}" if args.strip() else "")
         ui.send_user_text(prompt, record="/review", sandbox_mode="read-only")
         # The override lasts past this turn: put the user's sandbox back for the next one.
-        ui.session.submit(P.OverrideContext(sandbox_mode=ui.sandbox_mode))
+        ui.submit(P.OverrideContext(sandbox_mode=ui.sandbox_mode))
 
     def undo(self, args: str) -> None:
-        self.ui.session.submit(P.Undo())
+        self.ui.submit(P.Undo())
 
     def mention(self, args: str) -> None:
         self.ui.buffer.insert_text("@")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from codex.core.client.base import ModelClient, Prompt
 from codex.core.client.errors import ModelError
 from codex.core.client.events import (
     Completed,
@@ -22,6 +21,16 @@ __all__ = [
     "Completed", "ItemAdded", "ItemDone", "ModelClient", "ModelError", "ModelEvent", "Prompt",
     "ReasoningDelta", "Reconnecting", "TextDelta", "Usage", "make_client",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The clients pull in requests (~0.2 s); `codex.core.protocol` only needs `Usage`, and the
+    # interactive UI imports it before its composer is drawn.
+    if name in ("ModelClient", "Prompt"):
+        from codex.core.client import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_client(provider: Mapping[str, Any], **kwargs: Any) -> ModelClient:

@@ -1,0 +1,252 @@
+"""Benchmarks of the interactive UI, measured in tmux (figures go to BENCHMARKS.md).
+
+    .venv/bin/python bench/tui.py [--binary dist/codex-<triple>] [--codex PATH] [--runs N]
+                                  [--only startup|echo|throughput]
+
+- startup: time from launching the program in a fresh tmux pane to the first painted
+  character ("first paint"), and to a composer that shows a key typed at launch ("ready":
+  a line holding the prompt mark `›` and that key). Codex's own binary is measured the same
+  way in the same run when --codex is given (`npm i @openai/codex` into a cache dir).
+- echo: keystroke-to-echo latency while a 10,000-token answer streams: a key every 50 ms,
+  the time until the composer line shows one more of it (p50/p99).
+- throughput: a 10,000-token answer sent by the mock model as fast as it can; tokens divided
+  by the time from the answer's first line to its last line on the screen.
+
+The screen is read with `capture-pane` in a tight loop (each read costs ~2-4 ms, which bounds
+the resolution). Needs the mock model of tests/support (run from the repository root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support import mock_model as mm  # noqa: E402
+
+WIDTH, HEIGHT = 100, 30
+TOKENS = 10_000
+
+
+class Pane:
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.sock = f"bench-{uuid.uuid4().hex[:8]}"
+        self.env = env
+        self.cwd = cwd
+        self.t0 = time.perf_counter()
+        self._tmux("new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT), "-s", "b",
+                   shlex.join(argv) + "; sleep 30")
+
+    def _tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null", *args],
+                              capture_output=True, text=True, env=self.env, cwd=self.cwd,
+                              timeout=30).stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-t", "b")
+
+    def keys(self, *k: str) -> None:
+        self._tmux("send-keys", "-t", "b", *k)
+
+    def wait(self, pred: Any, timeout: float = 30) -> float:
+        end = time.perf_counter() + timeout
+        while time.perf_counter() < end:
+            s = self.screen()
+            if pred(s):
+                return time.perf_counter()
+            time.sleep(0.001)
+        raise TimeoutError(self.screen())
+
+    def close(self) -> None:
+        self._tmux("kill-server")
+
+
+def composer_line(screen: str, ch: str) -> str | None:
+    for line in screen.splitlines():
+        if "›" in line and ch in line.split("›", 1)[1]:
+            return line
+    return None
+
+
+def setup_home(tmp: Path, mock: mm.MockModel, repo: Path) -> tuple[Path, dict[str, str]]:
+    home = tmp / f"home-{uuid.uuid4().hex[:6]}"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        'model = "mock-model"\ncheck_for_update_on_startup = false\n'
+        'preferred_auth_method = "apikey"\n'
+        f'[projects.{json.dumps(str(repo))}]\ntrust_level = "trusted"\n')
+    env = dict(os.environ)
+    env.pop("TMUX", None)
+    env.update({"CODEX_HOME": str(home), "OPENAI_API_KEY": "sk-bench", "TERM": "xterm-256color",
+                "OPENAI_BASE_URL": mock.url})
+    return home, env
+
+
+def bench_startup(name: str, argv: list[str], tmp: Path, mock: mm.MockModel, repo: Path,
+                  runs: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {"first_paint": [], "ready": []}
+    for _ in range(runs):
+        _home, env = setup_home(tmp, mock, repo)
+        p = Pane(argv, env, repo)
+        try:
+            p.keys("Z")  # typed at launch; echoed by the composer once it runs
+            t_paint = p.wait(lambda s: s.strip() != "")
+            t_ready = p.wait(lambda s: composer_line(s, "Z") is not None)
+            out["first_paint"].append((t_paint - p.t0) * 1000)
+            out["ready"].append((t_ready - p.t0) * 1000)
+        finally:
+            p.close()
+    return out
+
+
+def streaming_reply(tokens: int, pace_s: float, end: str) -> mm.Reply:
+    item = mm.message_item("x")
+    evs: list[Any] = [{"type": "response.created", "response": {"id": "r"}},
+                      {"type": "response.output_item.added", "output_index": 0, "item": item}]
+    words = []
+    for i in range(tokens):
+        words.append({"type": "response.output_text.delta",
+                      "delta": f"w{i % 1000:03d} " + ("\n" if i % 12 == 11 else "")})
+    evs += words
+    evs.append({"type": "response.output_text.delta", "delta": f"\n{end}\n"})
+    done_item = mm.message_item("(streamed)")
+    evs.append({"type": "response.output_item.done", "output_index": 0, "item": done_item})
+    evs.append({"type": "response.completed", "response": {"id": "r", "usage": mm.USAGE}})
+    return _PacedReply(events=evs, pace_s=pace_s)
+
+
+class _PacedReply(mm.Reply):
+    def __init__(self, events: list[Any], pace_s: float) -> None:
+        super().__init__(events=events)
+        self.pace_s = pace_s
+
+
+def _patch_mock_pacing() -> None:
+    """Let a reply sleep `pace_s` every 10 events (a steady stream instead of a burst)."""
+    orig = mm.MockModel._serve
+
+    def serve(self: mm.MockModel, h: Any, reply: mm.Reply) -> None:
+        pace = getattr(reply, "pace_s", 0.0)
+        if not pace:
+            return orig(self, h, reply)
+        h.send_response(200)
+        h.send_header("content-type", "text/event-stream")
+        h.send_header("transfer-encoding", "chunked")
+        h.end_headers()
+        for i, ev in enumerate(reply.events):
+            chunk = f"event: {ev['type']}\ndata: {json.dumps(ev)}\n\n".encode()
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            if i % 10 == 9:
+                h.wfile.flush()
+                time.sleep(pace)
+        h.wfile.write(b"0\r\n\r\n")
+        h.wfile.flush()
+
+    mm.MockModel._serve = serve  # type: ignore[method-assign]
+
+
+def bench_echo(argv: list[str], tmp: Path, mock: mm.MockModel, repo: Path) -> list[float]:
+    """Keystroke-to-echo latencies (ms) while the answer streams (~4 s at 2,500 tokens/s)."""
+    _home, env = setup_home(tmp, mock, repo)
+    end = "END-OF-ANSWER"
+    mock.add(streaming_reply(TOKENS, 0.004, end))
+    p = Pane(argv, env, repo)
+    lat: list[float] = []
+    try:
+        p.wait(lambda s: "›" in s)
+        p.keys("-l", "stream please")
+        p.keys("Enter")
+        p.wait(lambda s: "w005" in s)
+        count = 0
+        while True:
+            s = p.screen()
+            if end in s:
+                break
+            t = time.perf_counter()
+            p.keys("q")
+            count += 1
+            p.wait(lambda s, c=count: (composer_line(s, "q") or "").count("q") >= c, 10)
+            lat.append((time.perf_counter() - t) * 1000)
+            time.sleep(0.05)
+    finally:
+        p.close()
+    return lat
+
+
+def bench_throughput(argv: list[str], tmp: Path, mock: mm.MockModel, repo: Path) -> float:
+    _home, env = setup_home(tmp, mock, repo)
+    end = "END-OF-ANSWER"
+    mock.add(streaming_reply(TOKENS, 0.0, end))
+    p = Pane(argv, env, repo)
+    try:
+        p.wait(lambda s: "›" in s)
+        p.keys("-l", "stream please")
+        p.keys("Enter")
+        t_first = p.wait(lambda s: "w000" in s)
+        t_last = p.wait(lambda s: end in s, 120)
+    finally:
+        p.close()
+    return TOKENS / (t_last - t_first)
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--binary", help="the packaged codex (default: this checkout)")
+    ap.add_argument("--codex", help="Codex's own binary, measured in the same run")
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--only", choices=["startup", "echo", "throughput"])
+    args = ap.parse_args()
+    ours = [args.binary] if args.binary else [sys.executable, "-m", "codex"]
+    targets = [("ours", ours)] + ([("codex", [args.codex])] if args.codex else [])
+    _patch_mock_pacing()
+    with tempfile.TemporaryDirectory() as d, mm.MockModel() as mock:
+        tmp = Path(d)
+        repo = tmp / "repo"
+        repo.mkdir()
+        (repo / ".git").mkdir()
+        if args.only in (None, "startup"):
+            res = {name: {"first_paint": [], "ready": []} for name, _ in targets}
+            for _ in range(args.runs):  # interleaved, so load changes hit both alike
+                for name, argv in targets:
+                    r = bench_startup(name, argv, tmp, mock, repo, 1)
+                    for k, v in r.items():
+                        res[name][k] += v
+            for name, r in res.items():
+                print(f"{name}: first paint median {statistics.median(r['first_paint']):.0f} ms"
+                      f" (min {min(r['first_paint']):.0f}, max {max(r['first_paint']):.0f});"
+                      f" ready composer median {statistics.median(r['ready']):.0f} ms"
+                      f" (min {min(r['ready']):.0f}, max {max(r['ready']):.0f})", flush=True)
+        if args.only in (None, "echo"):
+            for name, argv in targets:
+                lat = bench_echo(argv, tmp, mock, repo)
+                print(f"{name}: keystroke echo while streaming {TOKENS:,} tokens: "
+                      f"n={len(lat)} p50 {pct(lat, 0.5):.1f} ms p99 {pct(lat, 0.99):.1f} ms "
+                      f"max {max(lat):.1f} ms", flush=True)
+        if args.only in (None, "throughput"):
+            for name, argv in targets:
+                tps = bench_throughput(argv, tmp, mock, repo)
+                print(f"{name}: render throughput {tps:,.0f} tokens/s "
+                      f"({TOKENS:,} tokens, first line to last line on screen)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -302,11 +302,11 @@ class TuiApp:
                                                         width) for q in self._queued))])
 
     def _footer_text(self) -> Any:
-        bits = [self.model + (f" {self.effort}" if self.effort else "")]
+        # Most useful first: a narrow terminal cuts the end (the folder).
+        bits = ["? for shortcuts", self.model + (f" {self.effort}" if self.effort else "")]
         if self.percent_left is not None:
             bits.append(f"{self.percent_left}% context left")
         bits.append(_short_path(self.opts.cwd))
-        bits.append("? for shortcuts")
         return FormattedText([("fg:ansibrightblack", cells.truncate(" · ".join(bits),
                                                                     self._cols() - 1))])
 

@@ -1,0 +1,425 @@
+"""The interactive UI end to end (issue 12's acceptance list): the real `codex` in tmux at
+100x30 and 40x12, the mock model over real HTTP + SSE, keys typed with send-keys, the screen
+read with capture-pane."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import mock_model as mm
+from tests.tui.conftest import Tui, answer
+
+MD_ANSWER = ("# Result heading\n\nThe **answer** has `code` and a list:\n\n- first point\n"
+             "- second point\n\n```python\ndef add(a, b):\n    return a + b\n```\n\nAll done.\n")
+
+
+def user_texts(req: mm.Request) -> list[str]:
+    return ["".join(p.get("text", "") for p in it.get("content") or [])
+            for it in req.body.get("input", [])
+            if it.get("type") == "message" and it.get("role") == "user"]
+
+
+def outputs(req: mm.Request) -> dict[str, str]:
+    return {it["call_id"]: it["output"] for it in req.body.get("input", [])
+            if it.get("type") in ("function_call_output", "custom_tool_call_output")}
+
+
+def exec_call(cmd: str, call_id: str, **extra: Any) -> mm.Reply:
+    return mm.sse(mm.function_call("exec_command", {"cmd": cmd, **extra}, call_id))
+
+
+def send(tui: Tui, text: str) -> None:
+    tui.term.type(text)
+    tui.term.keys("Enter")
+
+
+def idle(tui: Tui) -> str:
+    """Wait until no turn runs (the status line is gone, the footer is back)."""
+    return tui.term.wait_for(lambda s: "esc to interrupt" not in s and "? for shortcuts" in s)
+
+
+# -- answers, commands, patches ------------------------------------------------------------
+def test_streamed_markdown_answer(tui: Tui) -> None:
+    tui.trust()
+    tui.mock.add(answer(MD_ANSWER))
+    tui.start()
+    send(tui, "explain please")
+    tui.term.wait_for("All done.", whole=True)
+    idle(tui)
+    text = tui.term.scrollback()
+    order = ["explain please", "Result heading", "answer has code and a list", "first point",
+             "second point", "def add(a, b):", "return a + b", "All done."]
+    pos = [text.find(s) for s in order]
+    assert -1 not in pos and pos == sorted(pos), text
+    assert "```" not in text and "**" not in text  # rendered, not raw Markdown
+    assert user_texts(tui.mock.requests[0])[-1] == "explain please"
+    tui.quit()
+
+
+def test_command_cell_with_output(tui: Tui) -> None:
+    tui.trust()
+    tui.mock.add(exec_call("echo first-out; echo second-out", "c1"), answer("ran it"))
+    tui.start()
+    send(tui, "run something")
+    tui.term.wait_for("ran it", whole=True)
+    text = tui.term.scrollback()
+    assert "echo first-out" in text and "first-out\n" in text.replace(" ", "").replace(
+        "└", "") or "first-out" in text
+    assert text.index("echo first-out") < text.index("ran it")
+    assert "second-out" in outputs(tui.mock.requests[1])["c1"]
+    tui.quit()
+
+
+def test_hostile_command_output_is_sanitised(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    cmd = r"printf 'safe-a\033]0;PWNED\007\033[2J\033[Hsafe-b\n'"
+    tui.mock.add(exec_call(cmd, "c1"), answer("after the output"))
+    tui.start()
+    send(tui, "go")
+    tui.term.wait_for("after the output", whole=True)
+    text = tui.term.scrollback()
+    assert "safe-asafe-b" in text
+    title = tui.term._tmux("display-message", "-p", "-t", "main", "#{pane_title}").stdout
+    assert "PWNED" not in title
+    tui.quit()
+
+
+PATCH = "*** Begin Patch\n*** Add File: notes.txt\n+hello patch\n+second line\n*** End Patch\n"
+
+
+def test_patch_cell_with_diff(tui: Tui) -> None:
+    tui.trust()
+    tui.mock.add(mm.sse(mm.custom_call("apply_patch", PATCH, "p1")), answer("patched"))
+    tui.start()
+    send(tui, "write notes")
+    tui.term.wait_for("patched", whole=True)
+    text = tui.term.scrollback()
+    assert "notes.txt" in text and "+2" in text and "+hello patch" in text
+    assert (tui.repo / "notes.txt").read_text() == "hello patch\nsecond line\n"
+    tui.quit()
+
+
+def test_scrollback_keeps_every_line_in_order(tui: Tui) -> None:
+    tui.trust()
+    body = "".join(f"answer-line-{i:03d}\n" for i in range(100))
+    body2 = "".join(f"answer-line-{i:03d}\n" for i in range(100, 200))
+    tui.mock.add(answer(body, chunk=13), answer(body2, chunk=5))
+    tui.start()
+    send(tui, "first half")
+    tui.term.wait_for("answer-line-099", whole=True)
+    idle(tui)
+    send(tui, "second half")
+    tui.term.wait_for("answer-line-199", whole=True)
+    idle(tui)
+    text = tui.term.scrollback()
+    pos = [text.find(f"answer-line-{i:03d}") for i in range(200)]
+    assert -1 not in pos, [i for i, p in enumerate(pos) if p < 0]
+    assert pos == sorted(pos)
+    assert all(text.count(f"answer-line-{i:03d}") == 1 for i in range(200))
+    tui.quit()
+
+
+# -- approvals -------------------------------------------------------------------------------
+@pytest.mark.parametrize("key, ran, aborted", [("y", True, False), ("n", False, False),
+                                               ("Escape", False, True)])
+def test_untrusted_approval_options(tui_wide: Tui, key: str, ran: bool, aborted: bool) -> None:
+    tui = tui_wide
+    marker = tui.repo / "made-by-command"
+    tui.mock.add(exec_call(f"touch {marker}", "c1"), answer("after approval"))
+    tui.start("-a", "untrusted", "-s", "workspace-write")
+    send(tui, "make the file")
+    tui.term.wait_for("Run this command?")
+    tui.term.keys(key)
+    if aborted:
+        tui.term.wait_for("stopped the turn", whole=True)
+        idle(tui)
+        assert len(tui.mock.requests) == 1
+    else:
+        tui.term.wait_for("after approval", whole=True)
+        out = outputs(tui.mock.requests[1])["c1"]
+        assert ("declined" in out.lower() or "denied" in out.lower()) != ran
+    assert marker.exists() == ran
+    text = tui.term.scrollback()
+    assert ("✔ approved" in text) == ran
+    tui.quit()
+
+
+def test_untrusted_approve_for_session_is_not_asked_again(tui_wide: Tui) -> None:
+    tui = tui_wide
+    cmd = f"touch {tui.repo / 'again'}"
+    tui.mock.add(exec_call(cmd, "c1"), exec_call(cmd, "c2"), answer("both ran"))
+    tui.start("-a", "untrusted", "-s", "workspace-write")
+    send(tui, "twice")
+    tui.term.wait_for("Run this command?")
+    tui.term.keys("a")
+    tui.term.wait_for("both ran", whole=True)
+    assert tui.term.scrollback().count("Run this command?") <= 1
+    assert "c2" in outputs(tui.mock.requests[2])
+    tui.quit()
+
+
+def test_on_request_escalation_shows_the_reason(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    tui.mock.add(exec_call("echo escalated-run", "c1", sandbox_permissions="require_escalated",
+                           justification="needs the network to fetch deps"),
+                 answer("escalation done"))
+    tui.start()
+    send(tui, "fetch")
+    screen = tui.term.wait_for("needs the network to fetch deps")
+    assert "outside the sandbox" in screen
+    tui.term.keys("y")
+    tui.term.wait_for("escalation done", whole=True)
+    assert "escalated-run" in outputs(tui.mock.requests[1])["c1"]
+    tui.quit()
+
+
+# -- interrupting and quitting ---------------------------------------------------------------
+def _pids_running(pattern: str) -> list[str]:
+    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
+    return out.split()
+
+
+def test_esc_interrupts_a_long_command(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    tui.mock.add(exec_call("sleep 47.25", "c1", yield_time_ms=30000))
+    tui.start()
+    send(tui, "wait a while")
+    tui.term.wait_for("Running sleep 47.25")
+    assert _pids_running("sleep 47.25")
+    tui.term.keys("Escape")
+    tui.term.wait_for("interrupted", whole=True)
+    idle(tui)
+    deadline = time.monotonic() + 10
+    while _pids_running("sleep 47.25") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _pids_running("sleep 47.25")
+    # The composer takes input again.
+    tui.term.type("still here")
+    tui.term.wait_for("› still here")
+    tui.quit()
+
+
+def test_ctrl_c_twice_quits_with_the_resume_hint(tui: Tui) -> None:
+    tui.trust()
+    hold = __import__("threading").Event()
+    tui.mock.add(mm.Reply(events=mm.responses_events([])[:1], hold=hold))
+    tui.start()
+    send(tui, "a long turn")
+    tui.term.wait_for("esc to interrupt")
+    tui.term.keys("C-c")
+    tui.term.keys("C-c")
+    text = tui.term.wait_for("To continue this session, run codex resume", whole=True)
+    hold.set()
+    assert tui.term.wait_for(lambda s: s.rstrip().endswith("$"))
+    assert "codex resume " in text
+
+
+def test_resume_last_replays_the_history(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    tui.mock.add(answer("the first answer"), answer("second session answer"))
+    tui.start()
+    send(tui, "first question")
+    tui.term.wait_for("the first answer", whole=True)
+    idle(tui)
+    tui.quit()
+    tui.term.keys("clear", "Enter")
+    tui.term._tmux("clear-history", "-t", "main")
+    tui.start("resume", "--last")
+    screen = tui.term.wait_for("the first answer", whole=True)
+    assert "first question" in screen
+    send(tui, "next question")
+    tui.term.wait_for("second session answer", whole=True)
+    assert "first question" in user_texts(tui.mock.requests[1])
+    tui.quit()
+
+
+def test_sigterm_restores_the_terminal(tui: Tui) -> None:
+    tui.trust()
+    tui.start()
+    tui.term.type("half typed")
+    pids = tui.codex_pids()
+    assert pids
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+    tui.term.wait_for(lambda s: s.rstrip().endswith("$"))
+    tui.term.type("echo restored-$((40+2))")
+    tui.term.wait_for("echo restored-$((40+2))")  # the shell echoes what is typed
+    tui.term.keys("Enter")
+    tui.term.wait_for("restored-42\n")
+
+
+# -- composer ----------------------------------------------------------------------------------
+def test_ctrl_j_makes_a_two_line_message(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    tui.mock.add(answer("got two lines"))
+    tui.start()
+    tui.term.type("line one")
+    tui.term.keys("C-j")
+    tui.term.type("line two")
+    tui.term.keys("Enter")
+    tui.term.wait_for("got two lines", whole=True)
+    assert user_texts(tui.mock.requests[0])[-1] == "line one\nline two"
+    tui.quit()
+
+
+def test_large_paste_is_sent_whole(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    tui.mock.add(answer("paste received"))
+    tui.start()
+    pasted = "".join(f"pasted line {i}\n" for i in range(2000)).rstrip("\n")
+    tui.term.paste(pasted)
+    tui.term.wait_for("[Pasted 2,000 lines]")
+    tui.term.keys("Enter")
+    tui.term.wait_for("paste received", whole=True)
+    assert user_texts(tui.mock.requests[0])[-1] == pasted
+    tui.quit()
+
+
+def test_at_completes_a_file_name(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    (tui.repo / "src").mkdir()
+    (tui.repo / "src" / "widget_factory.py").write_text("")
+    (tui.repo / "README.md").write_text("")
+    tui.start()
+    tui.term.type("look at @widfac")
+    tui.term.wait_for("src/widget_factory.py")
+    tui.term.keys("Tab")
+    tui.term.wait_for("› look at src/widget_factory.py")
+    tui.quit()
+
+
+def test_history_up_recalls_the_last_prompt_across_restarts(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    tui.mock.add(answer("noted"))
+    tui.start()
+    send(tui, "remember this prompt")
+    tui.term.wait_for("noted", whole=True)
+    idle(tui)
+    tui.quit()
+    tui.start()
+    tui.term.keys("Up")
+    tui.term.wait_for("› remember this prompt")
+    tui.quit()
+
+
+# -- slash commands ---------------------------------------------------------------------------
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo,
+                   check=True, capture_output=True)
+
+
+def test_status_command(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    tui.start()
+    send(tui, "/status")
+    text = tui.term.wait_for("workspace-write", whole=True)
+    assert "mock-model" in text and str(tui.repo) in text and "on-request" in text
+    tui.quit()
+
+
+def test_diff_command_shows_untracked_files_in_the_pager(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    (tui.repo / ".git").rmdir()
+    git(tui.repo, "init", "-q")
+    (tui.repo / "tracked.txt").write_text("old\n")
+    git(tui.repo, "add", ".")
+    git(tui.repo, "commit", "-qm", "init")
+    (tui.repo / "tracked.txt").write_text("new\n")
+    (tui.repo / "brand-new.txt").write_text("fresh\n")
+    tui.start()
+    send(tui, "/diff")
+    screen = tui.term.wait_for("brand-new.txt")
+    assert "+new" in screen and "-old" in screen and "+fresh" in screen
+    tui.term.keys("q")
+    tui.term.wait_for("? for shortcuts")
+    tui.quit()
+
+
+def test_model_command_changes_the_next_request(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    tui.mock.add(answer("with the new model"))
+    tui.start()
+    send(tui, "/model")
+    tui.term.wait_for("select a model")
+    tui.term.type("o3")
+    tui.term.keys("Enter")
+    tui.term.wait_for("reasoning effort for o3")
+    tui.term.keys("Enter")
+    tui.term.wait_for("model set to o3", whole=True)
+    send(tui, "hi")
+    tui.term.wait_for("with the new model", whole=True)
+    assert tui.mock.requests[0].body["model"] == "o3"
+    tui.quit()
+
+
+def test_compact_command(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    tui.mock.add(answer("first"), answer("SUMMARY OF WORK"), answer("after compaction"))
+    tui.start()
+    send(tui, "do work")
+    tui.term.wait_for("first", whole=True)
+    idle(tui)
+    send(tui, "/compact")
+    tui.term.wait_for("Context compacted", whole=True)
+    idle(tui)
+    send(tui, "continue")
+    tui.term.wait_for("after compaction", whole=True)
+    last = tui.mock.requests[-1]
+    assert any("SUMMARY OF WORK" in t for t in user_texts(last))
+    tui.quit()
+
+
+def test_undo_restores_files_byte_for_byte(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    original = b"line one\r\nline two\n\xe2\x9c\x93 keep\n"
+    (tui.repo / "doc.txt").write_bytes(original)
+    patch = ("*** Begin Patch\n*** Update File: doc.txt\n@@\n-line two\n+line 2 changed\n"
+             "*** Add File: extra.txt\n+created\n*** End Patch\n")
+    tui.mock.add(mm.sse(mm.custom_call("apply_patch", patch, "p1")), answer("edited"))
+    tui.start()
+    send(tui, "edit it")
+    tui.term.wait_for("edited", whole=True)
+    idle(tui)
+    assert (tui.repo / "doc.txt").read_bytes() != original
+    send(tui, "/undo")
+    tui.term.wait_for("Undo: restored", whole=True)
+    assert (tui.repo / "doc.txt").read_bytes() == original
+    assert not (tui.repo / "extra.txt").exists()
+    tui.quit()
+
+
+def test_new_command_starts_a_fresh_conversation(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    tui.mock.add(answer("old answer"), answer("fresh answer"))
+    tui.start()
+    send(tui, "old question")
+    tui.term.wait_for("old answer", whole=True)
+    idle(tui)
+    send(tui, "/new")
+    tui.term.wait_for("new conversation", whole=True)
+    send(tui, "new question")
+    tui.term.wait_for("fresh answer", whole=True)
+    texts = user_texts(tui.mock.requests[1])
+    assert "new question" in texts and "old question" not in texts
+    tui.quit()

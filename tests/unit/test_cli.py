@@ -22,8 +22,8 @@ def test_version() -> None:
 
 
 # `codex bogus` is the interactive UI with the prompt "bogus": an unknown option is the error.
-@pytest.mark.parametrize("argv", [["--bogus"], ["-a", "sometimes"], ["doctor", "--nope"], ["completion", "tcsh"],
-                                  ["-c"], ["exec-server", "--listen"]])
+@pytest.mark.parametrize("argv", [["--bogus"], ["-a", "sometimes"], ["doctor", "--nope"],
+                                  ["completion", "tcsh"], ["-c"], ["exec-server", "--listen"]])
 def test_usage_errors_exit_2_with_reason_and_usage(argv: list[str]) -> None:
     r = run_codex(argv)
     assert r.returncode == 2

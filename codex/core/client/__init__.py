@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codex.core.client.errors import ModelError
 from codex.core.client.events import (
@@ -16,6 +16,9 @@ from codex.core.client.events import (
     TextDelta,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from codex.core.client.base import ModelClient, Prompt
 
 __all__ = [
     "Completed", "ItemAdded", "ItemDone", "ModelClient", "ModelError", "ModelEvent", "Prompt",

@@ -365,7 +365,7 @@ class TuiApp:
             for ln in sanitize(req.command).splitlines()[:room]:
                 lines.append(r.style("  $ " + cells.truncate(ln, width - 4), "bold"))
         else:
-            body = cells.patch_cell(r, req.changes, True, width).lines
+            body = cells.patch_cell(r, req.changes, True, width, cwd=self.opts.cwd).lines
             lines.extend(body[:room])
             if len(body) > room:
                 lines.append(r.style(f"  … +{len(body) - room} lines (ctrl+t to read all)",
@@ -735,7 +735,8 @@ class TuiApp:
     def _on_patch_end(self, ev: P.PatchEnd) -> None:
         self._finish_stream()
         self._turn_patch_count += 1
-        cell = cells.patch_cell(self.renderer, ev.changes, ev.success, self._cols())
+        cell = cells.patch_cell(self.renderer, ev.changes, ev.success, self._cols(),
+                                cwd=self.opts.cwd)
         lines = cell.lines
         if not ev.success and ev.output:
             lines = lines + cells.error(self.renderer, ev.output, self._cols())
@@ -1031,8 +1032,8 @@ class TuiApp:
             req = self._approvals[0].request
             lines.append("")
             if isinstance(req, P.PatchApprovalRequest):
-                lines += cells.patch_cell(self.renderer, req.changes, True, self._cols()).full \
-                    or []
+                lines += cells.patch_cell(self.renderer, req.changes, True, self._cols(),
+                                          cwd=self.opts.cwd).full or []
             else:
                 lines.append("$ " + sanitize(req.command))
         if self._md is not None:

@@ -142,8 +142,18 @@ def diff_stats(diff: str) -> tuple[int, int]:
     return plus, minus
 
 
+def display_path(path: str, cwd: object | None) -> str:
+    """`path` relative to `cwd` when it lies inside it (what fits a narrow terminal)."""
+    import os
+
+    if cwd is None or not os.path.isabs(path):
+        return path
+    rel = os.path.relpath(path, str(cwd))
+    return path if rel.startswith("..") else rel
+
+
 def patch_cell(r: Renderer, changes: Sequence[object], success: bool, width: int,
-               *, title: str | None = None) -> Cell:
+               *, title: str | None = None, cwd: object | None = None) -> Cell:
     """Per-file coloured unified diffs with `+N -M` counts. `changes` are FileChange-like
     objects (path, kind, diff, move_path)."""
     lines: list[str] = []
@@ -153,7 +163,7 @@ def patch_cell(r: Renderer, changes: Sequence[object], success: bool, width: int
         lines.append(_styled(r, title, "bold"))
         full.append(lines[-1])
     for ch in changes:
-        path = sanitize(str(getattr(ch, "path", "")))
+        path = display_path(sanitize(str(getattr(ch, "path", ""))), cwd)
         kind = str(getattr(ch, "kind", "update"))
         move = getattr(ch, "move_path", None)
         diff = sanitize(str(getattr(ch, "diff", "") or ""))
@@ -161,7 +171,7 @@ def patch_cell(r: Renderer, changes: Sequence[object], success: bool, width: int
         head = Text()
         head.append(("✓ " if success else "✗ "), style="bold green" if success else "bold red")
         head.append(verbs.get(kind, "Changed") + " ", style="bold")
-        head.append(path + (f" → {sanitize(str(move))}" if move else ""))
+        head.append(path + (f" → {display_path(sanitize(str(move)), cwd)}" if move else ""))
         head.append(" (", style="dim")
         head.append(f"+{plus}", style="green")
         head.append(" ", style="dim")

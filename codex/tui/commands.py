@@ -125,25 +125,30 @@ class Commands:
         ui = self.ui
         r = ui.renderer
         cfg = ui.configured
+        view = getattr(ui.session, "status", None)
+        st = view() if callable(view) else None  # the session's read-only status view
         rows: list[tuple[str, str]] = [
             ("session", ui.session_id or "(starting)"),
             ("model", ui.model + (f" ({ui.effort})" if ui.effort else "")),
-            ("provider", cfg.provider if cfg else str(ui.opts.config.get("model_provider"))),
-            ("directory", str(ui.opts.cwd)),
-            ("approval", ui.approval_policy),
-            ("sandbox", ui.sandbox_mode),
-            ("AGENTS.md", ", ".join(cfg.agents_files) if cfg and cfg.agents_files else "none"),
+            ("provider", st.provider if st else cfg.provider if cfg
+             else str(ui.opts.config.get("model_provider"))),
+            ("directory", st.cwd if st else str(ui.opts.cwd)),
+            ("approval", st.approval_policy if st else ui.approval_policy),
+            ("sandbox", st.sandbox_mode if st else ui.sandbox_mode),
         ]
-        tot = ui.token_total
+        agents = st.agents_files if st else (cfg.agents_files if cfg else ())
+        rows.append(("AGENTS.md", ", ".join(agents) if agents else "none"))
+        tot = st.total_usage if st else ui.token_total
         if tot is not None:
             rows.append(("tokens", f"{tot.input_tokens:,} in · {tot.output_tokens:,} out"))
-        if ui.percent_left is not None:
-            rows.append(("context", f"{ui.percent_left}% left"))
+        left = st.percent_left if st else ui.percent_left
+        if left is not None:
+            est = " (estimated)" if st and st.estimated else ""
+            rows.append(("context", f"{left}% left{est}"))
         width = max(len(k) for k, _ in rows)
         lines = [r.style("Status", "bold")] + [
-            "  " + r.style(f"{k:<{width}}", "dim") + "  " + cells.truncate(v, ui._cols() - width
-                                                                           - 4)
-            for k, v in rows]
+            "  " + r.style(f"{k:<{width}}", "dim") + "  "
+            + cells.truncate(v, max(10, ui._cols() - width - 4)) for k, v in rows]
         ui.emit(lines)
 
     def diff(self, args: str) -> None:

@@ -53,16 +53,20 @@ class Tmux:
     def paste(self, text: str) -> None:
         """A bracketed paste, as a terminal sends it."""
         buf = f"b{uuid.uuid4().hex[:6]}"
-        self._tmux("set-buffer", "-b", buf, text)
+        path = Path(self.cwd) / f".{buf}.paste"
+        path.write_text(text)
+        self._tmux("load-buffer", "-b", buf, str(path))
+        path.unlink()
         self._tmux("paste-buffer", "-p", "-d", "-b", buf, "-t", "main")
 
     # -- reading -----------------------------------------------------------------------
     def screen(self) -> str:
-        return self._tmux("capture-pane", "-p", "-t", "main").stdout
+        return self._tmux("capture-pane", "-p", "-J", "-t", "main").stdout
 
     def scrollback(self) -> str:
-        """Everything the terminal holds: the scrollback and the screen."""
-        return self._tmux("capture-pane", "-p", "-S", "-", "-t", "main").stdout
+        """Everything the terminal holds: the scrollback and the screen (lines the terminal
+        wrapped are joined, so a check does not depend on the width)."""
+        return self._tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "main").stdout
 
     def wait_for(self, what: str | re.Pattern[str] | Callable[[str], bool], *,
                  timeout: float = 30, whole: bool = False) -> str:

@@ -46,8 +46,9 @@ class Tui:
                               f'trust_level = "{level}"\n')
 
     def quit(self) -> str:
-        """Ctrl-C on the idle, empty composer quits; wait for the shell prompt."""
-        self.term.keys("C-c")
+        """Ctrl-C twice quits (the first alone clears a non-empty composer); wait for the
+        shell prompt."""
+        self.term.keys("C-c", "C-c")
         return self.term.wait_for(lambda s: s.rstrip().endswith("$"), timeout=30)
 
     def codex_pids(self) -> list[int]:

@@ -195,6 +195,9 @@ def test_esc_interrupts_a_long_command(tui_wide: Tui) -> None:
     tui.start()
     send(tui, "wait a while")
     tui.term.wait_for("Running sleep 47.25")
+    deadline = time.monotonic() + 30
+    while not _pids_running("sleep 47.25") and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _pids_running("sleep 47.25")
     tui.term.keys("Escape")
     tui.term.wait_for("interrupted", whole=True)

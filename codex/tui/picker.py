@@ -104,7 +104,7 @@ def pick(title: str, choices: Sequence[Choice], *, filterable: bool = False,
             state["sel"] = 0
 
     layout = Layout(HSplit([
-        Window(FormattedTextControl(ANSI(title)), dont_extend_height=True),
+        Window(FormattedTextControl(ANSI(title)), dont_extend_height=True, wrap_lines=True),
         Window(FormattedTextControl(body), dont_extend_height=True),
     ]))
     app: Application[int | None] = Application(layout=layout, key_bindings=kb,

@@ -136,8 +136,8 @@ def _ask_trust(root: Path) -> trust.TrustLevel | None:
         "",
         r.style(f"You are running Codex in {root}", "bold"),
         "",
-        "Do you trust the contents of this folder? If you trust it, Codex may edit files and",
-        "run commands here without asking (in the workspace sandbox). If not, it asks before",
+        "Do you trust the contents of this folder? If you trust it, Codex may edit files and "
+        "run commands here without asking (in the workspace sandbox). If not, it asks before "
         "every command and edit.",
         "",
     ])

@@ -25,7 +25,7 @@ def test_stdin_not_a_terminal_exits_1_pointing_to_exec(tmp_path: Path) -> None:
 def test_trust_prompt_records_the_project_and_keeps_comments(tui: Tui) -> None:
     cfg = tui.home / "config.toml"
     cfg.write_text('# my own notes about codex\nmodel_reasoning_effort = "high"  # keep\n')
-    tui.start(ready="Do you trust the contents of this folder?")
+    tui.start(ready="Do you trust")
     tui.term.keys("1")
     tui.term.wait_for("Trusted", whole=True)
     text = cfg.read_text()
@@ -43,7 +43,7 @@ def test_trust_prompt_records_the_project_and_keeps_comments(tui: Tui) -> None:
 
 def test_trust_answer_no_is_recorded_and_asks_for_approval(tui_wide: Tui) -> None:
     tui = tui_wide
-    tui.start(ready="Do you trust the contents of this folder?")
+    tui.start(ready="Do you trust")
     tui.term.keys("2")
     tui.term.wait_for("? for shortcuts")
     data = tomllib.loads((tui.home / "config.toml").read_text())

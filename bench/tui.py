@@ -66,7 +66,7 @@ class Pane:
             s = self.screen()
             if pred(s):
                 return time.perf_counter()
-            time.sleep(0.001)
+            time.sleep(0.002)
         raise TimeoutError(self.screen())
 
     def close(self) -> None:

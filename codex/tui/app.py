@@ -49,6 +49,7 @@ from codex.tui.render import Renderer
 from codex.tui.sanitize import sanitize
 
 FRAME_S = 0.03  # at most ~33 frames a second of committed output
+PUMP_SLICE_S = 0.004  # the event pump yields to the loop at least this often
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 DOUBLE_PRESS_S = 1.0  # a second Ctrl-C / Esc within this quits / backtracks
 PASTE_PLACEHOLDER_LINES = 5  # a paste with more lines is shown as "[Pasted N lines]"
@@ -577,8 +578,9 @@ class TuiApp:
         self._commit_stream(final=False)
         if self.view is not View.PAGER and self._outbox:
             lines, self._outbox = self._outbox, []
-            self.writer.write(lines)
-        self.app.invalidate()
+            self.writer.write(lines)  # redraws the live area too
+        else:
+            self.app.invalidate()
 
     def _commit_stream(self, final: bool) -> None:
         md = self._md
@@ -612,7 +614,13 @@ class TuiApp:
     async def _pump(self) -> None:
         assert self.session is not None
         handlers = self._handlers()
+        slice_end = time.monotonic() + PUMP_SLICE_S
         while True:
+            if time.monotonic() > slice_end:
+                # A queue with events ready never suspends `await get()`: give the keyboard
+                # and the frame timer their turn.
+                await asyncio.sleep(0)
+                slice_end = time.monotonic() + PUMP_SLICE_S
             ev = await self.session.next_event()
             handler = handlers.get(type(ev))
             if handler is not None:
@@ -620,7 +628,9 @@ class TuiApp:
             if isinstance(ev, P.ShutdownComplete):
                 self._shutdown_done.set()
                 return
-            self.app.invalidate()
+            # Redraws are paced by frames: a redraw per event would let a fast stream of
+            # deltas starve the keyboard.
+            self._schedule_frame()
 
     def _handlers(self) -> dict[type, Callable[[Any], None]]:
         return {

@@ -55,7 +55,12 @@ def _version() -> str:
 
 async def open_session(opts: TuiOptions, resume_path: Path | None) -> Any:
     """The real session engine (`codex.core.session`)."""
-    from codex.core.session import Session, SessionOptions
+    import importlib
+
+    # The engine's imports (HTTP stack, tools, sandbox) take a few hundred ms: done on a worker
+    # thread, the composer is drawn and takes keys meanwhile.
+    mod = await asyncio.to_thread(importlib.import_module, "codex.core.session")
+    Session, SessionOptions = mod.Session, mod.SessionOptions  # noqa: N806 - classes
 
     return await Session.start(SessionOptions(
         opts.config, opts.cwd, resume_path=resume_path, ephemeral=opts.ephemeral,

@@ -1116,10 +1116,13 @@ class TuiApp:
         try:
             await self._start_session(self.opts.resume_path)
         except CodexError as e:
-            self.emit(cells.error(self.renderer, e.message, self._cols()))
-            self.exit_code = e.exit_code
-            self._shutdown_done.set()
-            self.request_quit(QuitReason.SESSION_ENDED)
+            self._boot_failed(e.message, e.exit_code)
+            return
+        except Exception as e:  # noqa: BLE001 - shown and logged, then the UI ends cleanly
+            import logging
+
+            logging.getLogger(__name__).exception("session start failed")
+            self._boot_failed(f"the session could not start: {type(e).__name__}: {e}", 1)
             return
         if self.opts.first_prompt or self.opts.images:
             items: list[dict[str, Any]] = []
@@ -1129,6 +1132,12 @@ class TuiApp:
                 self._sent_this_session.append(self.opts.first_prompt)
             items.extend(self.opts.images)
             self.submit(P.UserTurn(tuple(items)))
+
+    def _boot_failed(self, message: str, exit_code: int) -> None:
+        self.emit(cells.error(self.renderer, message, self._cols()))
+        self.exit_code = exit_code
+        self._shutdown_done.set()
+        self.request_quit(QuitReason.SESSION_ENDED)
 
     async def new_session(self, resume_path: Path | None = None) -> None:
         """`/new` and `/resume`: end this session and start another in the same cwd."""

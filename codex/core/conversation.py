@@ -63,12 +63,16 @@ class TokenUsage:
 
     total: Usage = field(default_factory=Usage)
     last: Usage = field(default_factory=Usage)
-    in_context: int | None = None  # tokens the server reported; None: estimate from history
+    # Tokens in context after the latest response: as reported, or (`estimated`) the history's
+    # size then. None before the first response (and after a compaction or a rollback).
+    in_context: int | None = None
+    estimated: bool = False
 
     def tokens_in_context(self, history: History) -> tuple[int, bool]:
-        """(tokens, estimated?)."""
+        """(tokens, estimated?): the figure after the latest response, else an estimate of
+        the history as it is."""
         if self.in_context is not None:
-            return self.in_context, False
+            return self.in_context, self.estimated
         return history.estimated_tokens, True
 
 
@@ -139,15 +143,19 @@ class Conversation:
         return Sample(items, usage if usage is not None and _reported(usage) else None)
 
     def account(self, sample: Sample, turn_id: str) -> TokenCount:
-        """Add a response's usage to the totals; the TokenCount event to emit."""
+        """Add a response's usage to the totals (call once its items are recorded); the
+        TokenCount event to emit."""
         if sample.usage is not None:
             last = sample.usage
             self.usage.total = self.usage.total + last
             self.usage.last = last
             self.usage.in_context = last.total_tokens or (last.input_tokens
                                                           + last.output_tokens)
+            self.usage.estimated = False
         else:
-            self.usage.in_context = None
+            # The spec's estimate for servers that report nothing: the history's size.
+            self.usage.in_context = self.history.estimated_tokens
+            self.usage.estimated = True
         return self.token_count(turn_id)
 
     def token_count(self, turn_id: str | None) -> TokenCount:
@@ -158,8 +166,9 @@ class Conversation:
 
     # -- compaction ------------------------------------------------------------------------
     def needs_compaction(self) -> bool:
-        tokens, _ = self.usage.tokens_in_context(self.history)
-        return tokens >= self.compact_limit
+        """The latest response left the context at or over the limit (spec: last input +
+        output tokens, or the estimate)."""
+        return self.usage.in_context is not None and self.usage.in_context >= self.compact_limit
 
     async def compact(self, turn_id: str) -> None:
         """Summarise the history and replace it; ModelError when the request fails."""

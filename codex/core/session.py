@@ -486,6 +486,9 @@ class Session:
         conv.log(TURN_CONTEXT, {"cwd": str(s.cwd), "model": s.model, "effort": s.effort,
                                 "approval_policy": policy.approval,
                                 "sandbox_policy": policy.to_wire(s.cwd)})
+        if conv.needs_compaction():
+            # Before the new input enters the history, so that it comes after the summary.
+            await conv.compact(turn_id)
         # The world may have changed since the last turn (cwd, sandbox, date, a resume).
         env = environment_context(s.cwd, policy)
         if env != conv.history.last_environment():

@@ -56,9 +56,11 @@ class TurnRunner:
         usage = Usage()
         last_message: str | None = None
         retried_overflow = False
+        compacted = False  # no second compaction before a request has been made
         while True:
-            if conv.needs_compaction():
+            if not compacted and conv.needs_compaction():
                 await conv.compact(turn_id)
+                compacted = True
             try:
                 sample = await conv.sample(turn_id, self.tools.specs(conv.wire))
             except ModelError as e:
@@ -66,7 +68,9 @@ class TurnRunner:
                     raise
                 retried_overflow = True  # compact once, then retry the request once
                 await conv.compact(turn_id)
+                compacted = True
                 continue
+            compacted = False
             if sample.usage is not None:
                 usage = usage + sample.usage
             calls: list[ToolCall] = []

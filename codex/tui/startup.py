@@ -31,10 +31,7 @@ def start(args: Any, cfg: Config, cwd: Path, resume: Any, prompt: str | None) ->
         cfg.values["model_provider"] = pick_oss_provider(cfg)
         if args.model is None and cfg.sources.get("model") == SRC_DEFAULT:
             cfg.values["model"] = OSS_DEFAULT_MODEL
-    try:
-        from codex.exec.inputs import image_part
-    except ImportError:  # before the session engine's exec front-end lands
-        from codex.exec_cmd import _image_part as image_part
+    from codex.exec.inputs import image_part
 
     images = [image_part(p) for p in getattr(args, "image", None) or []]
     resume_path = _resume_path(cfg, cwd, resume) if resume is not None else None

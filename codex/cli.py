@@ -124,8 +124,7 @@ def _add_sandbox_args(p: argparse.ArgumentParser) -> None:
         "-s",
         "--sandbox",
         choices=["read-only", "workspace-write", "danger-full-access"],
-        default="workspace-write",
-        help="sandbox mode",
+        help="sandbox mode (default: sandbox_mode from config, else workspace-write)",
     )
     p.add_argument("--allow-network", action="store_true", help="keep network access")
     p.add_argument(

@@ -70,11 +70,14 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
 
     p.__class__ = _ExecParser
     p.usage = ("codex exec [OPTIONS] [PROMPT]\n"
-               "       codex exec resume (--last | SESSION_ID) [PROMPT]")
+               "       codex exec resume (--last [--all] | SESSION_ID) [PROMPT]")
     p.add_argument("prompt", nargs="?", help="the task; '-' or absent reads it from stdin")
     p.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
     p.add_argument("--last", action="store_true",
-                   help="with `resume`: continue the most recent session")
+                   help="with `resume`: continue the most recent session started in this "
+                        "directory")
+    p.add_argument("--all", action="store_true",
+                   help="with `resume --last`: consider sessions from every directory")
     p.add_argument("-m", "--model", help="model to use")
     p.add_argument(
         "-s",

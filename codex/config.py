@@ -93,6 +93,7 @@ DEFAULTS: dict[str, Any] = {
     "model_reasoning_effort": "medium",
     "model_reasoning_summary": "auto",
     "project_doc_max_bytes": 32 * 1024,
+    "project_doc_fallback_filenames": [],
     "tool_output_token_limit": 10_000,
     "shell_environment_policy": {"inherit": "all", "ignore_default_excludes": True},
 }
@@ -346,6 +347,15 @@ def _validate(cfg: Config) -> None:
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
                 raise ConfigError(f"invalid shell_environment_policy.{key} {v!r}: "
                                   "expected a list of patterns")
+    names = cfg.values.get("project_doc_fallback_filenames")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        # A bare string would be tried character by character.
+        raise ConfigError(f"invalid project_doc_fallback_filenames {names!r}: expected a list "
+                          'of file names, e.g. ["CLAUDE.md"]')
+    for name in names:
+        if os.path.isabs(name):
+            raise ConfigError(f"invalid project_doc_fallback_filenames entry {name!r}: a file "
+                              "name looked up in each directory, not an absolute path")
     for key in ("project_doc_max_bytes", "tool_output_token_limit"):
         v = cfg.values.get(key)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:

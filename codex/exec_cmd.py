@@ -281,7 +281,8 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
                 rollout = RolloutWriter(session.path)
         else:
             session_id = new_session_id()
-            history = initial_items(home, cwd, policy, int(cfg["project_doc_max_bytes"]))
+            history = initial_items(home, cwd, policy, int(cfg["project_doc_max_bytes"]),
+                                    cfg["project_doc_fallback_filenames"])
             if not args.ephemeral:
                 rollout = RolloutWriter.create(home, session_id, {
                     "cwd": str(cwd), "originator": "codex_exec",

@@ -29,6 +29,10 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# Subcommands that run the model's commands (and so reap what those leave behind).
+_RUNS_COMMANDS = frozenset({"exec", "exec-server"})
+
+
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one line of reason, then the usage, exit 2."""
 
@@ -209,6 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.chdir(args.cd)
         except OSError as e:
             parser.error(f"cannot change to directory {args.cd!r}: {e.strerror}")
+    if args.command in _RUNS_COMMANDS:
+        # Orphans of the commands we run come to us, not init (codex.reaper).
+        from codex.reaper import want_subreaper
+
+        want_subreaper()
     module_name, func_name, _ = SUBCOMMANDS[args.command]
     func = getattr(importlib.import_module(module_name), func_name)
     try:

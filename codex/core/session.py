@@ -511,7 +511,7 @@ class Session:
         """`!cmd`: run under the session's sandbox, shown as a command, recorded as a note the
         model reads with the next turn."""
         from codex.core.tools.context import ToolContext
-        from codex.core.tools.shell import _Streamer, end_status
+        from codex.core.tools.shell import OutputStreamer, end_status
         from codex.core.user_shell import user_shell_note
 
         s = self._active
@@ -525,7 +525,8 @@ class Session:
         started = time.monotonic()
         try:
             result = await self._manager.run_to_exit(
-                {"cmd": op.command, "workdir": str(s.cwd)}, on_output=_Streamer(ctx, call_id))
+                {"cmd": op.command, "workdir": str(s.cwd)},
+                on_output=OutputStreamer(ctx, call_id))
         except asyncio.CancelledError:
             self._emit(ExecEnd(call_id, op.command, None, time.monotonic() - started, "",
                                ExecStatus.ABORTED, turn_id=turn_id))

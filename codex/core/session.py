@@ -41,7 +41,7 @@ from codex.config import Config, ConfigError
 from codex.core.approvals import Approvals
 from codex.core.client import ModelClient, ModelError, Usage
 from codex.core.conversation import Conversation
-from codex.core.history import History, is_user_turn, message_text, user_message
+from codex.core.history import History, message_text, user_message
 from codex.core.policy import DANGER_FULL_ACCESS, Policy
 from codex.core.protocol import (
     Compact,
@@ -288,6 +288,7 @@ class Session:
         from codex.core.undo import UndoLog
         from codex.exec_server.local import LocalBackend
         from codex.unified_exec import UnifiedExecManager
+
         cfg = self.options.config
         self._snapshot = None
         if isinstance(backend, LocalBackend):
@@ -455,10 +456,7 @@ class Session:
             conv.log(EVENT_MSG, {"type": "turn_aborted", "reason": "interrupted"})
             self._emit(TurnAborted(turn_id))
             return
-        except ModelError as e:
-            self._fail(turn_id, e.message)
-            return
-        except CodexError as e:
+        except CodexError as e:  # ModelError included
             self._fail(turn_id, e.message)
             return
         except Exception as e:  # noqa: BLE001 - a bug ends the turn, not the session
@@ -492,8 +490,14 @@ class Session:
                                 "approval_policy": policy.approval,
                                 "sandbox_policy": policy.to_wire(s.cwd)})
         if conv.needs_compaction():
-            # Before the new input enters the history, so that it comes after the summary.
-            await conv.compact(turn_id)
+            # Before the new input enters the history, so that it comes after the summary. A
+            # failure here must not lose the input: the request's own overflow handling
+            # (compact + retry) still applies.
+            try:
+                await conv.compact(turn_id)
+            except ModelError as e:
+                self._emit(Warning(f"could not compact the history before this turn: "
+                                   f"{e.message}", turn_id=turn_id))
         # The world may have changed since the last turn (cwd, sandbox, date, a resume).
         env = environment_context(s.cwd, policy)
         if env != conv.history.last_environment():
@@ -531,8 +535,9 @@ class Session:
             self._emit(ExecEnd(call_id, op.command, None, time.monotonic() - started, "",
                                ExecStatus.ABORTED, turn_id=turn_id))
             raise
-        self._emit(ExecEnd(call_id, op.command, result.exit_code, result.wall_time,
-                           result.output or result.text if result.failure else result.output,
+        # A command that could not start has no output: its error text is shown instead.
+        shown = (result.output or result.text) if result.failure else result.output
+        self._emit(ExecEnd(call_id, op.command, result.exit_code, result.wall_time, shown,
                            end_status(result), turn_id=turn_id))
         self._conv.record(user_message(user_shell_note(op.command, result,
                                                        USER_SHELL_OUTPUT_TOKENS)))
@@ -588,11 +593,6 @@ class Session:
         self._conv.rollout.close()
         self._state = _State.CLOSED
         self._emit(ShutdownComplete())
-
-
-def user_turns(items: list[dict[str, Any]]) -> int:
-    """How many user turns `items` holds (for front-ends offering a rollback)."""
-    return sum(1 for it in items if is_user_turn(it))
 
 
 def open_rollout(options: SessionOptions, session_id: str,

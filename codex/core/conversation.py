@@ -108,7 +108,7 @@ class Conversation:
 
     def rollout_failed(self, message: str) -> None:
         """Go on without a rollout, after saying so once (whole lines stay in the file)."""
-        log.error("%s", message)
+        log.info("%s", message)  # said once as an Error event, not twice on stderr
         self.rollout.close()
         self.rollout = NullRollout()
         self.emit(Error(f"{message}; the session goes on without being recorded (it cannot "
@@ -171,7 +171,8 @@ class Conversation:
         return self.usage.in_context is not None and self.usage.in_context >= self.compact_limit
 
     async def compact(self, turn_id: str) -> None:
-        """Summarise the history and replace it; ModelError when the request fails."""
+        """Summarise the history and replace it; ModelError when the request fails (the
+        history is then unchanged, and no new compaction is due before the next response)."""
         from codex.core.compact import compacted_history, summary_request
         from codex.core.history import is_assistant_message, message_text
 
@@ -188,6 +189,7 @@ class Conversation:
                 # The history alone is too long for a summary request: leave out the oldest
                 # items (the user's own messages survive in the new history anyway).
                 if e.code != CONTEXT_LENGTH_EXCEEDED or trimmed + step >= len(original):
+                    self.usage.in_context = None  # no new attempt before the next response
                     raise
                 trimmed += step
         summary = "\n\n".join(message_text(it) for it in sample.items

@@ -46,7 +46,7 @@ class ExecStatus(enum.StrEnum):
     COMPLETED = "completed"  # exited 0
     FAILED = "failed"  # exited non-zero, or could not start
     DECLINED = "declined"  # refused by policy or by the user; never started
-    RUNNING = "running"  # still alive in a unified_exec session when the turn ended
+    RUNNING = "running"  # still alive in a unified_exec session when the call returned
     ABORTED = "aborted"  # the turn was interrupted while it ran
 
 

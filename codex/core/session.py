@@ -41,7 +41,7 @@ from codex.config import Config, ConfigError
 from codex.core.approvals import Approvals
 from codex.core.client import ModelClient, ModelError, Usage
 from codex.core.conversation import Conversation
-from codex.core.history import History, is_user_turn, message_text, user_message
+from codex.core.history import History, message_text, user_message
 from codex.core.policy import DANGER_FULL_ACCESS, Policy
 from codex.core.protocol import (
     Compact,
@@ -207,6 +207,7 @@ class Session:
         self._settings = _Settings(str(cfg["model"]), cfg.get("model_reasoning_effort"),
                                    self._base_policy.approval, self._base_policy.sandbox_mode,
                                    cwd)
+        self._active = self._settings
         policy = self._policy(self._settings)
         api_key = None
         if options.model_client is None:
@@ -289,6 +290,7 @@ class Session:
         from codex.core.undo import UndoLog
         from codex.exec_server.local import LocalBackend
         from codex.unified_exec import UnifiedExecManager
+
         cfg = self.options.config
         self._snapshot = None
         if isinstance(backend, LocalBackend):
@@ -296,7 +298,7 @@ class Session:
 
             self._snapshot = ShellSnapshots(
                 directory=cfg.codex_home / SNAPSHOT_DIR, session_id=session_id, env=env,
-                cwd=lambda: str(self._settings.cwd), sandbox=self._sandbox_wire,
+                cwd=lambda: str(self._active.cwd), sandbox=self._sandbox_wire,
                 warn=lambda text: self._emit(Warning(text, turn_id=self._conv.turn_id)))
         self._manager = UnifiedExecManager(
             backend, cwd=str(cwd), env=env, sandbox=self._sandbox_wire(),
@@ -309,7 +311,7 @@ class Session:
 
     def _sandbox_wire(self) -> dict[str, Any] | None:
         """The sandbox commands run under now; None = unsandboxed (danger-full-access)."""
-        s = self._settings
+        s = self._active
         if s.sandbox_mode == DANGER_FULL_ACCESS:
             return None
         return self._policy(s).sandbox_policy(s.cwd).to_wire()
@@ -391,7 +393,7 @@ class Session:
             if not self.approvals.answer(op.call_id, op.decision):
                 self._emit(Warning(f"no approval request {op.call_id!r} is waiting"))
         elif isinstance(op, OverrideContext):
-            self._apply_settings(self._settings.updated(op))
+            self._settings = self._settings.updated(op)  # pending until the next turn
         else:
             self._emit(Warning(f"unknown op {type(op).__name__}"))
 
@@ -399,9 +401,12 @@ class Session:
         if self._current is not None and not self._current.done():
             self._current.cancel()
 
-    def _apply_settings(self, new: _Settings) -> None:
-        """Make `new` the context of the next requests and commands (recorded at turn start)."""
-        old, self._settings = self._settings, new
+    def _activate(self) -> None:
+        """At the start of each unit of work: make the pending settings (overrides arrive at
+        any time, spec: "applies from the next turn on") those of the client and the
+        commands."""
+        new, old = self._settings, self._active
+        self._active = new
         conv = self._conv
         if new.model != old.model or new.effort != old.effort:
             conv.client.model = new.model
@@ -434,7 +439,8 @@ class Session:
     async def _run_turn(self, op: Op, turn_id: str) -> None:
         """One unit of work framed as a turn; always ends with TurnComplete or TurnAborted."""
         if isinstance(op, UserTurn):
-            self._apply_settings(self._settings.updated(op))
+            self._settings = self._settings.updated(op)
+        self._activate()
         conv = self._conv
         conv.turn_id = turn_id
         self._emit(TurnStarted(turn_id, conv.context_window))
@@ -452,10 +458,7 @@ class Session:
             conv.log(EVENT_MSG, {"type": "turn_aborted", "reason": "interrupted"})
             self._emit(TurnAborted(turn_id))
             return
-        except ModelError as e:
-            self._fail(turn_id, e.message)
-            return
-        except CodexError as e:
+        except CodexError as e:  # ModelError included
             self._fail(turn_id, e.message)
             return
         except Exception as e:  # noqa: BLE001 - a bug ends the turn, not the session
@@ -480,7 +483,7 @@ class Session:
         from codex.core.context import environment_context
         from codex.core.turn import TurnRunner
 
-        s = self._settings
+        s = self._active
         policy = self._policy(s)
         conv = self._conv
         conv.output_schema = op.output_schema if op.output_schema is not None \
@@ -489,8 +492,14 @@ class Session:
                                 "approval_policy": policy.approval,
                                 "sandbox_policy": policy.to_wire(s.cwd)})
         if conv.needs_compaction():
-            # Before the new input enters the history, so that it comes after the summary.
-            await conv.compact(turn_id)
+            # Before the new input enters the history, so that it comes after the summary. A
+            # failure here must not lose the input: the request's own overflow handling
+            # (compact + retry) still applies.
+            try:
+                await conv.compact(turn_id)
+            except ModelError as e:
+                self._emit(Warning(f"could not compact the history before this turn: "
+                                   f"{e.message}", turn_id=turn_id))
         # The world may have changed since the last turn (cwd, sandbox, date, a resume).
         env = environment_context(s.cwd, policy)
         if env != conv.history.last_environment():
@@ -508,10 +517,10 @@ class Session:
         """`!cmd`: run under the session's sandbox, shown as a command, recorded as a note the
         model reads with the next turn."""
         from codex.core.tools.context import ToolContext
-        from codex.core.tools.shell import _Streamer, end_status
+        from codex.core.tools.shell import OutputStreamer, end_status
         from codex.core.user_shell import user_shell_note
 
-        s = self._settings
+        s = self._active
         policy = self._policy(s)
         call_id = f"user-shell-{turn_id}"
         ctx = ToolContext(turn_id=turn_id, call_id=call_id, cwd=s.cwd, policy=policy,
@@ -522,13 +531,15 @@ class Session:
         started = time.monotonic()
         try:
             result = await self._manager.run_to_exit(
-                {"cmd": op.command, "workdir": str(s.cwd)}, on_output=_Streamer(ctx, call_id))
+                {"cmd": op.command, "workdir": str(s.cwd)},
+                on_output=OutputStreamer(ctx, call_id))
         except asyncio.CancelledError:
             self._emit(ExecEnd(call_id, op.command, None, time.monotonic() - started, "",
                                ExecStatus.ABORTED, turn_id=turn_id))
             raise
-        self._emit(ExecEnd(call_id, op.command, result.exit_code, result.wall_time,
-                           result.output or result.text if result.failure else result.output,
+        # A command that could not start has no output: its error text is shown instead.
+        shown = (result.output or result.text) if result.failure else result.output
+        self._emit(ExecEnd(call_id, op.command, result.exit_code, result.wall_time, shown,
                            end_status(result), turn_id=turn_id))
         self._conv.record(user_message(user_shell_note(op.command, result,
                                                        USER_SHELL_OUTPUT_TOKENS)))
@@ -558,7 +569,7 @@ class Session:
         inputs = [p.get("text", "") for p in op.items
                   if isinstance(p, dict) and p.get("type") == "input_text"]
         self._notifier.turn_complete(thread_id=self.session_id, turn_id=turn_id,
-                                     cwd=str(self._settings.cwd), input_messages=inputs,
+                                     cwd=str(self._active.cwd), input_messages=inputs,
                                      last_assistant_message=last)
 
     # -- shutdown ------------------------------------------------------------------------
@@ -584,11 +595,6 @@ class Session:
         self._conv.rollout.close()
         self._state = _State.CLOSED
         self._emit(ShutdownComplete())
-
-
-def user_turns(items: list[dict[str, Any]]) -> int:
-    """How many user turns `items` holds (for front-ends offering a rollback)."""
-    return sum(1 for it in items if is_user_turn(it))
 
 
 def open_rollout(options: SessionOptions, session_id: str,

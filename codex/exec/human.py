@@ -87,6 +87,10 @@ class HumanRenderer:
     def _mcp_end(self, ev: P.McpCallEnd) -> None:
         self.say(f"mcp {ev.server}.{ev.tool} {'failed: ' + ev.error if ev.error else 'done'}")
 
+    def _mcp_startup(self, ev: P.McpStartupUpdate) -> None:
+        if ev.status == "failed":
+            self.say(f"mcp: {ev.server} failed: {ev.reason or 'unknown reason'}")
+
     def _notice(self, ev: Any) -> None:
         self.say(ev.message)
 
@@ -114,6 +118,7 @@ _HANDLERS: dict[type, Any] = {
     P.Reasoning: HumanRenderer._reasoning,
     P.AgentMessage: HumanRenderer._agent_message,
     P.McpCallEnd: HumanRenderer._mcp_end,
+    P.McpStartupUpdate: HumanRenderer._mcp_startup,
     P.StreamError: HumanRenderer._notice,
     P.Warning: HumanRenderer._warning,
     P.Error: HumanRenderer._error,

@@ -13,7 +13,7 @@ numbered `item_0, item_1, ...` in the order they first appear:
 - `todo_list {items: [{text, completed}]}`: started by the first plan of the turn, updated by
   the next ones, completed at the end of the turn.
 - `mcp_tool_call {server, tool, arguments, result, error, status}`; `error {message}` for a
-  warning.
+  warning or an MCP server that failed to start.
 
 Every item started in a turn is completed before its `turn.completed` / `turn.failed`. A
 command still running in its session when the turn ends is completed with `status:
@@ -166,6 +166,11 @@ class JsonlRenderer:
     def _warning(self, ev: P.Warning) -> None:
         self._emit("completed", self._new("error", message=ev.message))
 
+    def _mcp_startup(self, ev: P.McpStartupUpdate) -> None:
+        if ev.status == "failed":
+            self._emit("completed", self._new(
+                "error", message=f"mcp: {ev.server} failed: {ev.reason or 'unknown reason'}"))
+
     def _stream_error(self, ev: P.StreamError) -> None:
         self.line({"type": "error", "message": ev.message})
 
@@ -197,6 +202,7 @@ _HANDLERS: dict[type, Any] = {
     P.McpCallBegin: JsonlRenderer._mcp_begin,
     P.McpCallEnd: JsonlRenderer._mcp_end,
     P.Warning: JsonlRenderer._warning,
+    P.McpStartupUpdate: JsonlRenderer._mcp_startup,
     P.StreamError: JsonlRenderer._stream_error,
     P.Error: JsonlRenderer._error,
     P.TurnComplete: JsonlRenderer._turn_complete,

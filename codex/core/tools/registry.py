@@ -76,19 +76,22 @@ class ToolCall:
             raise ToolCallError("failed to parse function arguments: expected a JSON object")
         return args
 
-    def output_item(self, output: str) -> dict[str, Any]:
-        """The history item answering this call."""
+    def output_item(self, output: str | list[dict[str, Any]]) -> dict[str, Any]:
+        """The history item answering this call. `output` is text, or (Responses) a list of
+        content parts (`input_text`, `input_image`) for a tool that returns images."""
         return {"type": _OUTPUT_KIND[self.kind], "call_id": self.call_id, "output": output}
 
 
-Handler = Callable[[ToolCall, "ToolContext"], Awaitable[str]]
+# What a handler returns: the text the model reads, or a list of content parts (see
+# `ToolCall.output_item`).
+Handler = Callable[[ToolCall, "ToolContext"], Awaitable[str | list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
 class Tool:
     """A tool the model may call: `spec` as sent on the Responses wire (its `name` is the
     tool's name), `wire_specs` where another wire needs another shape, and `handler`, which
-    returns the text the model reads."""
+    returns what the model reads (text, or content parts)."""
 
     spec: Mapping[str, Any]
     handler: Handler

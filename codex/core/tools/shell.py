@@ -56,7 +56,7 @@ def end_status(result: ToolResult) -> ExecStatus:
     return ExecStatus.FAILED
 
 
-class _Streamer:
+class OutputStreamer:
     """Turns a call's output into ExecOutputDelta events, up to the per-call caps."""
 
     def __init__(self, ctx: ToolContext, call_id: str) -> None:
@@ -168,7 +168,8 @@ class ShellTools:
                            session_id=session_id, turn_id=ctx.turn_id))
         started = time.monotonic()
         try:
-            result = await self.manager.write_stdin(args, on_output=_Streamer(ctx, call.call_id))
+            result = await self.manager.write_stdin(
+                args, on_output=OutputStreamer(ctx, call.call_id))
         except asyncio.CancelledError:
             # The process runs on in its session (spec: an interrupted turn kills no session).
             ctx.emit(ExecEnd(call.call_id, command, None, time.monotonic() - started, "",
@@ -183,7 +184,7 @@ class ShellTools:
         ctx.emit(ExecBegin(call_id, cmd, cwd, sandboxed, turn_id=ctx.turn_id))
         started = time.monotonic()
         try:
-            result = await self.manager.exec_command(args, on_output=_Streamer(ctx, call_id),
+            result = await self.manager.exec_command(args, on_output=OutputStreamer(ctx, call_id),
                                                      kill_on_cancel=True)
         except asyncio.CancelledError:
             ctx.emit(ExecEnd(call_id, cmd, None, time.monotonic() - started, "",

@@ -179,3 +179,19 @@ def test_compacted_history_shape() -> None:
     assert texts[0].startswith("# AGENTS.md") and texts[1].endswith("new</environment_context>")
     assert texts[2] == "question" and texts[3] == f"{SUMMARY_PREFIX}\n\nS"
     assert len(new) == 4
+
+
+@pytest.mark.asyncio
+async def test_a_failed_compaction_before_a_turn_keeps_the_new_input(
+        harness: SessionHarness) -> None:
+    harness.model.add(sm.text("first", usage=sm.usage_of(1500)),
+                      sm.failure("server_error", "compaction broke"),
+                      sm.text("answered anyway", usage=sm.usage_of(200)))
+    s = await harness.start(overrides=LOW_LIMIT)
+    s.submit(user_turn("one"))
+    await until(s, P.TurnComplete)
+    s.submit(user_turn("two"))
+    evs = await until(s, P.TurnComplete)
+    assert not evs[-1].failed and evs[-1].last_message == "answered anyway"
+    assert "compaction broke" in of(evs, P.Warning)[0].message
+    assert harness.model.user_texts(2)[-1] == "two"

@@ -354,3 +354,25 @@ async def test_unknown_approval_answer_is_a_warning(harness: SessionHarness) -> 
     s.submit(P.ExecApproval("nope", P.ReviewDecision.APPROVED))
     evs = await until(s, P.Warning)
     assert "nope" in evs[-1].message
+
+
+async def test_a_tool_may_answer_with_content_parts(harness: SessionHarness) -> None:
+    parts = [{"type": "input_text", "text": "a picture:"},
+             {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}]
+
+    async def handler(call: ToolCall, ctx: ToolContext) -> list[dict]:
+        return parts
+
+    harness.model.add(sm.calls(("p1", "picture", {})), sm.text("nice"))
+    s = await harness.start()
+    s.tools.register(Tool({"type": "function", "name": "picture", "parameters": {}}, handler))
+    s.submit(user_turn("show me"))
+    await until(s, P.TurnComplete)
+    out = [it for it in harness.model.requests[1].input if it.get("call_id") == "p1"
+           and it["type"] == "function_call_output"]
+    assert out == [{"type": "function_call_output", "call_id": "p1", "output": parts}]
+    from codex.core.client.chat import to_messages
+
+    tool_msg = [m for m in to_messages("i", harness.model.requests[1].input)
+                if m["role"] == "tool"]
+    assert tool_msg[0]["content"] == "a picture:\n[image]"

@@ -80,17 +80,32 @@ def composer_line(screen: str, ch: str) -> str | None:
     return None
 
 
+def composer_count(screen: str, ch: str) -> int:
+    """How many `ch` the composer shows: lines holding nothing but the prompt mark and `ch`
+    (a long run wraps onto continuation lines, drawn by either program)."""
+    n = 0
+    for line in screen.splitlines():
+        body = line.replace("›", "").strip()
+        if body and body == ch * len(body):
+            n += len(body)
+    return n
+
+
 def setup_home(tmp: Path, mock: mm.MockModel, repo: Path) -> tuple[Path, dict[str, str]]:
+    """A CODEX_HOME both programs read alike: the mock as a custom provider (key from the
+    environment), the repo trusted, and Codex's API-key login (auth.json)."""
     home = tmp / f"home-{uuid.uuid4().hex[:6]}"
     home.mkdir()
     (home / "config.toml").write_text(
-        'model = "mock-model"\ncheck_for_update_on_startup = false\n'
+        'model = "mock-model"\nmodel_provider = "mock"\ncheck_for_update_on_startup = false\n'
         'preferred_auth_method = "apikey"\n'
-        f'[projects.{json.dumps(str(repo))}]\ntrust_level = "trusted"\n')
+        f'[projects.{json.dumps(str(repo))}]\ntrust_level = "trusted"\n'
+        f'[model_providers.mock]\nname = "mock"\nbase_url = "{mock.url}"\n'
+        'env_key = "OPENAI_API_KEY"\nwire_api = "responses"\n')
+    (home / "auth.json").write_text('{"auth_mode": "apikey", "OPENAI_API_KEY": "sk-bench"}')
     env = dict(os.environ)
     env.pop("TMUX", None)
-    env.update({"CODEX_HOME": str(home), "OPENAI_API_KEY": "sk-bench", "TERM": "xterm-256color",
-                "OPENAI_BASE_URL": mock.url})
+    env.update({"CODEX_HOME": str(home), "OPENAI_API_KEY": "sk-bench", "TERM": "xterm-256color"})
     return home, env
 
 
@@ -111,17 +126,17 @@ def bench_startup(name: str, argv: list[str], tmp: Path, mock: mm.MockModel, rep
     return out
 
 
+PROMPT = "stream please"
+
+
 def streaming_reply(tokens: int, pace_s: float, end: str) -> mm.Reply:
-    item = mm.message_item("x")
+    item = mm.message_item("")
     evs: list[Any] = [{"type": "response.created", "response": {"id": "r"}},
                       {"type": "response.output_item.added", "output_index": 0, "item": item}]
-    words = []
-    for i in range(tokens):
-        words.append({"type": "response.output_text.delta",
-                      "delta": f"w{i % 1000:03d} " + ("\n" if i % 12 == 11 else "")})
-    evs += words
-    evs.append({"type": "response.output_text.delta", "delta": f"\n{end}\n"})
-    done_item = mm.message_item("(streamed)")
+    deltas = [f"w{i % 1000:03d} " + ("\n" if i % 12 == 11 else "") for i in range(tokens)]
+    deltas.append(f"\n{end}\n")
+    evs += [{"type": "response.output_text.delta", "delta": d} for d in deltas]
+    done_item = mm.message_item("".join(deltas))
     evs.append({"type": "response.output_item.done", "output_index": 0, "item": done_item})
     evs.append({"type": "response.completed", "response": {"id": "r", "usage": mm.USAGE}})
     return _PacedReply(events=evs, pace_s=pace_s)
@@ -157,16 +172,29 @@ def _patch_mock_pacing() -> None:
     mm.MockModel._serve = serve  # type: ignore[method-assign]
 
 
+def script(mock: mm.MockModel, reply: mm.Reply) -> None:
+    """`reply` answers the request that carries the user's prompt; any other request a
+    program makes on the side (Codex: titles, memories) gets a short answer."""
+    mock.default = mm.sse(mm.message_item("ok"))
+
+    def pick(req: mm.Request) -> mm.Reply:
+        return reply if PROMPT in json.dumps(req.body.get("input")) else mock.default
+
+    mock.add(*[pick] * 20)
+
+
 def bench_echo(argv: list[str], tmp: Path, mock: mm.MockModel, repo: Path) -> list[float]:
     """Keystroke-to-echo latencies (ms) while the answer streams (~4 s at 2,500 tokens/s)."""
     _home, env = setup_home(tmp, mock, repo)
     end = "END-OF-ANSWER"
-    mock.add(streaming_reply(TOKENS, 0.004, end))
+    script(mock, streaming_reply(TOKENS, 0.004, end))
     p = Pane(argv, env, repo)
     lat: list[float] = []
     try:
-        p.wait(lambda s: "›" in s)
-        p.keys("-l", "stream please")
+        # Both footers name the model once the program takes a prompt (Codex ignores Enter
+        # before its start-up is done).
+        p.wait(lambda s: "›" in s and "mock-model" in s)
+        p.keys("-l", PROMPT)
         p.keys("Enter")
         p.wait(lambda s: "w005" in s)
         count = 0
@@ -177,7 +205,7 @@ def bench_echo(argv: list[str], tmp: Path, mock: mm.MockModel, repo: Path) -> li
             t = time.perf_counter()
             p.keys("q")
             count += 1
-            p.wait(lambda s, c=count: (composer_line(s, "q") or "").count("q") >= c, 10)
+            p.wait(lambda s, c=count: composer_count(s, "q") >= c, 10)
             lat.append((time.perf_counter() - t) * 1000)
             time.sleep(0.05)
     finally:
@@ -188,11 +216,13 @@ def bench_echo(argv: list[str], tmp: Path, mock: mm.MockModel, repo: Path) -> li
 def bench_throughput(argv: list[str], tmp: Path, mock: mm.MockModel, repo: Path) -> float:
     _home, env = setup_home(tmp, mock, repo)
     end = "END-OF-ANSWER"
-    mock.add(streaming_reply(TOKENS, 0.0, end))
+    script(mock, streaming_reply(TOKENS, 0.0, end))
     p = Pane(argv, env, repo)
     try:
-        p.wait(lambda s: "›" in s)
-        p.keys("-l", "stream please")
+        # Both footers name the model once the program takes a prompt (Codex ignores Enter
+        # before its start-up is done).
+        p.wait(lambda s: "›" in s and "mock-model" in s)
+        p.keys("-l", PROMPT)
         p.keys("Enter")
         t_first = p.wait(lambda s: "w000" in s)
         t_last = p.wait(lambda s: end in s, 120)
@@ -214,7 +244,10 @@ def main() -> int:
     ap.add_argument("--only", choices=["startup", "echo", "throughput"])
     args = ap.parse_args()
     ours = [args.binary] if args.binary else [sys.executable, "-m", "codex"]
-    targets = [("ours", ours)] + ([("codex", [args.codex])] if args.codex else [])
+    # --no-daemon: Codex's UI otherwise waits for its background app server, which it
+    # downloads on first use (no network here).
+    targets = [("ours", ours)] + ([("codex", [args.codex, "--no-daemon"])] if args.codex
+                                  else [])
     _patch_mock_pacing()
     with tempfile.TemporaryDirectory() as d, mm.MockModel() as mock:
         tmp = Path(d)

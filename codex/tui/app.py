@@ -181,7 +181,10 @@ class TuiApp:
         self._outbox: list[str] = []
         self._md: MarkdownStream | None = None
         self._md_first = True
-        self._md_deltas = False
+        # Deltas since the last frame, joined and sanitised once per frame (a fast model
+        # sends one per token; sanitising the joined text also catches a control sequence
+        # split across two deltas).
+        self._md_raw: list[str] = []
         self._tail_lines: list[str] = []
         self._running: dict[str, RunningCommand] = {}
         self._approvals: deque[PendingApproval] = deque()
@@ -582,11 +585,17 @@ class TuiApp:
         else:
             self.app.invalidate()
 
+    def _flush_deltas(self) -> None:
+        if self._md_raw and self._md is not None:
+            self._md.push(sanitize("".join(self._md_raw)))
+            self._md_raw.clear()
+
     def _commit_stream(self, final: bool) -> None:
         md = self._md
         if md is None:
             self._tail_lines = []
             return
+        self._flush_deltas()
         width = self._cols()
         while True:
             chunk = md.commit(final=final)
@@ -611,8 +620,7 @@ class TuiApp:
             self._tail_lines = []
 
     # ------------------------------------------------------------------ session events
-    async def _pump(self) -> None:
-        assert self.session is not None
+    async def _pump(self, session: Any) -> None:
         handlers = self._handlers()
         slice_end = time.monotonic() + PUMP_SLICE_S
         while True:
@@ -621,7 +629,7 @@ class TuiApp:
                 # and the frame timer their turn.
                 await asyncio.sleep(0)
                 slice_end = time.monotonic() + PUMP_SLICE_S
-            ev = await self.session.next_event()
+            ev = await session.next_event()
             handler = handlers.get(type(ev))
             if handler is not None:
                 handler(ev)
@@ -705,11 +713,10 @@ class TuiApp:
         if self._md is None:
             self._md = MarkdownStream()
             self._md_first = True
-        self._md_deltas = True
-        self._md.push(sanitize(ev.delta))
-        self._schedule_frame()
+        self._md_raw.append(ev.delta)  # the pump schedules the frame
 
     def _on_agent_message(self, ev: P.AgentMessage) -> None:
+        self._flush_deltas()
         if self._md is None or self._md.total == 0:
             self._md = MarkdownStream()
             self._md_first = True
@@ -1102,12 +1109,13 @@ class TuiApp:
             self.session.submit(op)
 
     async def _start_session(self, resume_path: Path | None) -> None:
-        self.session = await self.session_factory(self.opts, resume_path)
+        session = await self.session_factory(self.opts, resume_path)
+        self.session = session
         self._shutdown_done = asyncio.Event()
-        self._pump_task = asyncio.ensure_future(self._pump())
+        self._pump_task = asyncio.ensure_future(self._pump(session))
         early, self._early_ops = self._early_ops, []
         for op in early:
-            self.session.submit(op)
+            session.submit(op)
 
     async def _boot(self) -> None:
         """Start the session while the composer already takes input."""
@@ -1142,16 +1150,29 @@ class TuiApp:
     async def new_session(self, resume_path: Path | None = None) -> None:
         """`/new` and `/resume`: end this session and start another in the same cwd."""
         old = self.session
+        # From here on ops (a message typed right after /new) wait for the new session: the
+        # old one ignores everything after Shutdown.
+        self.session = None
+        self._sent_this_session.clear()
         if old is not None:
             old.submit(P.Shutdown())
             try:
                 await asyncio.wait_for(self._shutdown_done.wait(), SHUTDOWN_TIMEOUT_S)
             except TimeoutError:
                 pass
-        self.session = None
         self.percent_left = None
-        self._sent_this_session.clear()
-        await self._start_session(resume_path)
+        from codex.errors import CodexError
+
+        try:
+            await self._start_session(resume_path)
+        except CodexError as e:
+            self.emit(cells.error(self.renderer, e.message, self._cols()))
+        except Exception as e:  # noqa: BLE001 - shown and logged; the UI stays up
+            import logging
+
+            logging.getLogger(__name__).exception("session restart failed")
+            self.emit(cells.error(self.renderer, f"the new session could not start: "
+                                  f"{type(e).__name__}: {e}", self._cols()))
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()

@@ -177,16 +177,16 @@ class Commands:
 
     def resume(self, args: str) -> None:
         from codex.tui.app import PopupItem
-        from codex.tui.sessions import list_sessions
+        from codex.tui.sessions import previews
 
         ui = self.ui
-        found = [s for s in list_sessions(ui.opts.home, ui.opts.cwd)
-                 if s.session_id != ui.session_id]
+        found = [s for s in previews(ui.opts.home, ui.opts.cwd)
+                 if s.entry.id != ui.session_id]
         if not found:
             self._info("no other recorded sessions in this folder")
             return
         items = [PopupItem(s.first_message.splitlines()[0] if s.first_message else "(empty)",
-                           _ago(s.updated), s) for s in found]
+                           _ago(s.entry.updated_at), s) for s in found]
         ui.open_picker("resume a session", items,
                        lambda it: asyncio.ensure_future(ui.new_session(it.value.path)),
                        filterable=True)

@@ -1,8 +1,10 @@
-"""Recorded sessions for the resume picker (spec tui.md "Starting": newest first, with the
-updated time, first user message and branch; this cwd only unless `--all`).
+"""What the resume picker shows of each recorded session (spec tui.md "Starting": newest
+first, with the updated time, first user message and branch; this cwd only unless `--all`).
 
-Only the head of each rollout is read (its `session_meta` line and the first user message), so
-listing hundreds of sessions stays quick.
+Which sessions, in which order and scoped to which directory is `codex.core.rollout`'s
+`list_sessions` (the same lookup `codex exec resume --last` uses); this module only adds the
+first user message and the branch, read from the head of each file so that listing hundreds
+of long sessions stays quick.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from codex.core.rollout import SESSIONS_DIR
+from codex.core.rollout import SessionEntry, list_sessions
 
 HEAD_BYTES = 64 * 1024
 # User messages codex itself adds to a new session's history (not what the user typed).
@@ -20,33 +23,26 @@ _CONTEXT_PREFIXES = ("<environment_context>", "<user_instructions>", "# AGENTS.m
 
 
 @dataclass(frozen=True, slots=True)
-class SessionInfo:
-    path: Path
-    session_id: str
-    cwd: str
-    updated: float  # mtime, unix seconds
+class SessionPreview:
+    """A recorded session (`entry`) with its first user message ("" when none was recorded
+    in the head of the file) and git branch (None when not recorded)."""
+
+    entry: SessionEntry
     first_message: str
     branch: str | None
 
-
-def _head(path: Path) -> list[dict]:
-    try:
-        with path.open("rb") as f:
-            data = f.read(HEAD_BYTES)
-    except OSError:
-        return []
-    out = []
-    for line in data.decode("utf-8", "replace").splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict):
-            out.append(rec)
-    return out
+    @property
+    def path(self) -> Path:
+        return self.entry.path
 
 
-def first_user_text(items: list[dict]) -> str:
+def previews(home: Path, cwd: Path | None) -> list[SessionPreview]:
+    """The sessions of `cwd` (every directory when None), newest first, with their preview."""
+    return [_preview(e) for e in list_sessions(home, cwd=cwd)]
+
+
+def first_user_text(items: list[dict[str, Any]]) -> str:
+    """The text of the first user message that the user typed (not codex's context items)."""
     for item in items:
         if item.get("type") != "message" or item.get("role") != "user":
             continue
@@ -57,42 +53,29 @@ def first_user_text(items: list[dict]) -> str:
     return ""
 
 
-def read_info(path: Path) -> SessionInfo | None:
-    recs = _head(path)
+def _preview(entry: SessionEntry) -> SessionPreview:
+    recs = _head(entry.path)
     meta = next((r.get("payload") for r in recs if r.get("type") == "session_meta"), None)
-    if not isinstance(meta, dict) or not meta.get("id"):
-        return None
+    git = meta.get("git") if isinstance(meta, dict) else None
+    branch = git.get("branch") if isinstance(git, dict) else None
     items = [r["payload"] for r in recs
              if r.get("type") == "response_item" and isinstance(r.get("payload"), dict)]
-    git = meta.get("git") if isinstance(meta.get("git"), dict) else {}
+    return SessionPreview(entry, first_user_text(items),
+                          branch if isinstance(branch, str) else None)
+
+
+def _head(path: Path) -> list[dict[str, Any]]:
     try:
-        mtime = path.stat().st_mtime
+        with path.open("rb") as f:
+            data = f.read(HEAD_BYTES)
     except OSError:
-        return None
-    return SessionInfo(path, str(meta["id"]), str(meta.get("cwd", "")), mtime,
-                       first_user_text(items), git.get("branch"))
-
-
-def list_sessions(home: Path, cwd: Path | None) -> list[SessionInfo]:
-    """Sessions newest first; only those recorded in `cwd` unless it is None."""
-    root = home / SESSIONS_DIR
-    if not root.is_dir():
         return []
-    want = str(cwd.resolve()) if cwd is not None else None
     out = []
-    for path in root.glob("*/*/*/rollout-*.jsonl"):
-        info = read_info(path)
-        if info is None:
-            continue
-        if want is not None and _norm(info.cwd) != want:
-            continue
-        out.append(info)
-    out.sort(key=lambda s: (s.updated, s.path.name), reverse=True)
+    for line in data.decode("utf-8", "replace").splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue  # the line cut by HEAD_BYTES, or one torn by a crash
+        if isinstance(rec, dict):
+            out.append(rec)
     return out
-
-
-def _norm(path: str) -> str:
-    try:
-        return str(Path(path).resolve())
-    except (OSError, ValueError):
-        return path

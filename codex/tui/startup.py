@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from codex.config import SRC_DEFAULT, Config
-from codex.errors import CodexError, UsageError
+from codex.errors import CodexError
 from codex.tui import trust
 from codex.tui.app import TuiApp, TuiOptions
 from codex.tui.picker import Choice, pick
@@ -153,26 +153,25 @@ def _ask_trust(root: Path) -> trust.TrustLevel | None:
 
 # -- resume ------------------------------------------------------------------------------------
 def _resume_path(cfg: Config, cwd: Path, resume: Any) -> Path | None:
-    from codex.core.rollout import RolloutError, find_rollout
-    from codex.tui.sessions import list_sessions
+    """The rollout to resume: by id, the newest of this directory (`--last`; any directory
+    with `--all`), or the one picked from the list; None when the picker is cancelled."""
+    from codex.core.rollout import find_rollout
 
     home = cfg.codex_home
-    if resume.session_id:
-        try:
-            return find_rollout(home, resume.session_id)
-        except RolloutError as e:
-            raise UsageError(e.message) from None
-    found = list_sessions(home, None if resume.all_folders else cwd)
-    if not found:
-        where = "" if resume.all_folders else f" in {cwd} (--all lists every folder)"
-        raise CodexError(f"no recorded sessions to resume{where}")
-    if resume.last:
-        return found[0].path
+    scope = None if resume.all_folders else cwd
+    if resume.session_id or resume.last:
+        return find_rollout(home, resume.session_id, cwd=scope)  # RolloutError: exit 1
     from codex.tui.commands import _ago
+    from codex.tui.sessions import previews
 
+    found = previews(home, scope)
+    if not found:
+        where = "" if resume.all_folders else f" started in {cwd} (--all lists every folder)"
+        raise CodexError(f"no recorded sessions to resume{where}")
     choices = [Choice((s.first_message.splitlines() or ["(no message)"])[0],
-                      " · ".join(x for x in (_ago(s.updated), s.branch or "",
-                                             s.cwd if resume.all_folders else "") if x))
+                      " · ".join(x for x in (_ago(s.entry.updated_at), s.branch or "",
+                                             (s.entry.cwd or "") if resume.all_folders else "")
+                                 if x))
                for s in found]
     r = Renderer()
     idx = pick(r.style("Resume a previous session", "bold") + r.style(

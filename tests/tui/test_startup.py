@@ -64,5 +64,6 @@ def test_trust_answer_no_is_recorded_and_asks_for_approval(tui_wide: Tui) -> Non
 def test_resume_last_without_sessions_says_so(tui_wide: Tui) -> None:
     tui = tui_wide
     tui.trust()
-    tui.start("resume", "--last", ready="no recorded sessions to resume")
+    tui.start("resume", "--last", ready="to resume")
+    assert "no recorded session started in" in tui.term.screen()
     tui.term.wait_for(lambda s: s.rstrip().endswith("$"))

@@ -11,35 +11,45 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 DONE = "[DONE]"  # the Chat Completions end-of-stream sentinel, passed through as is
+DONE_BYTES = DONE.encode()
 
 
 class SseDecoder:
     """Feed lines without their newline; get each complete event's payload, or None.
-    Payloads that are not JSON (other than [DONE]) are skipped, as the spec says."""
+    Payloads that are not JSON (other than [DONE]) are skipped, as the spec says.
+
+    Works on bytes (no decode per line): a streamed answer is one event per token, so this
+    runs ten thousand times for a long answer."""
 
     def __init__(self) -> None:
-        self._data: list[str] = []
+        self._data: list[bytes] = []
 
     def feed(self, raw: bytes) -> Any | None:
-        line = raw.decode("utf-8", "replace")
-        if not line:
+        if not raw:
             return self.flush()
-        if line.startswith(":"):
-            return None
-        field, _, value = line.partition(":")
-        if field == "data":
-            self._data.append(value[1:] if value.startswith(" ") else value)
+        if raw.startswith(b"data"):
+            rest = raw[4:]
+            if not rest:  # a bare "data" field: an empty value
+                self._data.append(b"")
+            elif rest[:1] == b":":
+                self._data.append(rest[2:] if rest[1:2] == b" " else rest[1:])
+        # Comments (":...") and the other fields (event, id, retry) carry nothing we use.
         return None
 
     def flush(self) -> Any | None:
         if not self._data:
             return None
-        text = "\n".join(self._data)
+        data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
         self._data = []
-        if text.strip() == DONE:
+        if data.strip() == DONE_BYTES:
             return DONE
         try:
-            return json.loads(text)
+            return json.loads(data)
+        except UnicodeDecodeError:
+            try:
+                return json.loads(data.decode("utf-8", "replace"))
+            except ValueError:
+                return None
         except ValueError:
             return None
 

@@ -1,9 +1,14 @@
 """A streaming POST run by `requests` in a worker thread, its SSE events fed to the loop.
 
 `requests` blocks, so each request gets a daemon thread that reads the body as it arrives,
-decodes the server-sent events, and hands them to the loop with `call_soon_threadsafe`. The
-loop side waits with the idle timeout, and closing the stream from the loop unblocks the
-thread.
+decodes the server-sent events, and hands them to the loop. The loop side waits with the idle
+timeout, and closing the stream from the loop unblocks the thread.
+
+The hand-off is the per-delta hot path of a streamed answer (a server sends one small chunk per
+token): the worker appends to an inbox and wakes the loop only when the inbox was empty, and
+the loop drains everything that arrived meanwhile in one go, arming the idle timer only when
+it actually has to wait. One `call_soon_threadsafe` and one timer per token cost more than
+decoding it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import json
 import socket
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -36,7 +42,11 @@ class StreamingPost:
         self._headers = dict(headers)
         self._body = json.dumps(body).encode()
         self._idle = idle_timeout_s
-        self._queue: asyncio.Queue[tuple] = asyncio.Queue()
+        self._inbox: list[tuple] = []  # filled by the worker, under _lock
+        self._lock = threading.Lock()
+        self._wake_pending = False  # a wake-up is scheduled and not yet consumed
+        self._ready: deque[tuple] = deque()  # drained from the inbox, loop side only
+        self._wake = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._sock: socket.socket | None = None
         self._finished = False
@@ -47,8 +57,13 @@ class StreamingPost:
 
     # -- worker thread -------------------------------------------------------------------
     def _put(self, msg: tuple) -> None:
+        with self._lock:
+            self._inbox.append(msg)
+            if self._wake_pending:
+                return  # the loop has not drained the inbox yet: it will see this too
+            self._wake_pending = True
         try:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, msg)
+            self._loop.call_soon_threadsafe(self._wake.set)
         except RuntimeError:  # the loop is gone: nobody is listening any more
             self._closed = True
 
@@ -95,15 +110,29 @@ class StreamingPost:
             resp.close()
 
     # -- loop side -----------------------------------------------------------------------
+    def _drain(self) -> None:
+        with self._lock:
+            self._ready.extend(self._inbox)
+            self._inbox.clear()
+            if not self._ready:
+                # Cleared under the lock: a message put after this schedules a new set().
+                self._wake_pending = False
+                self._wake.clear()
+
     async def _get(self) -> tuple:
-        # asyncio.timeout, not wait_for: in 3.11 wait_for swallows a cancellation (Ctrl-C)
-        # that lands just as a message arrives, leaving the turn running.
-        try:
-            async with asyncio.timeout(self._idle):
-                return await self._queue.get()
-        except TimeoutError:
-            self.close()
-            raise TransportError(self._idle_message()) from None
+        while not self._ready:
+            self._drain()
+            if self._ready:
+                break
+            # asyncio.timeout, not wait_for: in 3.11 wait_for swallows a cancellation
+            # (Ctrl-C) that lands just as a message arrives, leaving the turn running.
+            try:
+                async with asyncio.timeout(self._idle):
+                    await self._wake.wait()
+            except TimeoutError:
+                self.close()
+                raise TransportError(self._idle_message()) from None
+        return self._ready.popleft()
 
     def _idle_message(self) -> str:
         return f"idle timeout: no data from the model for {self._idle:g} s"
@@ -121,19 +150,29 @@ class StreamingPost:
         msg = await self._get()
         return msg[1] if msg[0] == "body" else ""
 
-    async def events(self) -> AsyncIterator[Any]:
-        """Yield the body's SSE payloads (decoded JSON, or DONE); TransportError if the
-        body breaks off."""
+    async def batches(self) -> AsyncIterator[list[Any]]:
+        """Yield the body's SSE payloads (decoded JSON, or DONE) in lists of those that are
+        ready together (so a consumer can merge a run of deltas); TransportError if the body
+        breaks off."""
         while True:
             msg = await self._get()
             kind = msg[0]
             if kind == "events":
-                for ev in msg[1]:
-                    yield ev
+                batch = list(msg[1])
+                self._drain()
+                while self._ready and self._ready[0][0] == "events":
+                    batch.extend(self._ready.popleft()[1])
+                yield batch
             elif kind == "eof":
                 return
             else:
                 raise TransportError(msg[1])
+
+    async def events(self) -> AsyncIterator[Any]:
+        """Yield the body's SSE payloads one by one (see `batches`)."""
+        async for batch in self.batches():
+            for ev in batch:
+                yield ev
 
     def close(self) -> None:
         """Stop reading. Never blocks: closing the response from this thread would wait for

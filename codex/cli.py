@@ -36,9 +36,9 @@ _VALUE_OPTIONS = frozenset({"-c", "--config", "-p", "--profile", "-C", "--cd", "
                             "--add-dir", "--exec-server"})
 
 
-# Subcommands that run the model's commands (and so reap what those leave behind).
-# None is the interactive UI (bare `codex`), which runs them too, as does `codex resume`.
-_RUNS_COMMANDS = frozenset({"exec", "exec-server", "resume", None})
+# Subcommands that run the model's commands (and so reap what those leave behind). The
+# interactive UI does so too, once its first frame is up (`codex.tui.startup`).
+_RUNS_COMMANDS = frozenset({"exec", "exec-server"})
 
 
 class _Parser(argparse.ArgumentParser):

@@ -26,7 +26,9 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import ANSI, FormattedText
 from prompt_toolkit.history import InMemoryHistory
-from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.input.typeahead import store_typeahead
+from prompt_toolkit.input.vt100_parser import Vt100Parser
+from prompt_toolkit.key_binding import KeyBindings, KeyPress, KeyPressEvent
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import (
     ConditionalContainer,
@@ -41,14 +43,17 @@ from prompt_toolkit.output.color_depth import ColorDepth
 
 from codex.core import protocol as P
 from codex.tui import cells, history
+from codex.tui.banner import short_path
 from codex.tui.commands import SlashCommand, builtin_commands
 from codex.tui.custom_prompts import CustomPrompt, discover, expand
+from codex.tui.early import EarlyComposer, fit, footer_text
 from codex.tui.live import ScrollbackWriter, inline_output
-from codex.tui.markdown_stream import MarkdownStream
+from codex.tui.output import HistoryQueue
 from codex.tui.render import Renderer
 from codex.tui.sanitize import sanitize
 
-FRAME_S = 0.03  # at most ~33 frames a second of committed output
+FRAME_S = 0.05  # at most 20 frames a second of committed output (each redraws the live area)
+FRAME_BUDGET_S = 0.008  # rendering per frame; a backlog continues in the next loop iteration
 PUMP_SLICE_S = 0.004  # the event pump yields to the loop at least this often
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 DOUBLE_PRESS_S = 1.0  # a second Ctrl-C / Esc within this quits / backtracks
@@ -158,8 +163,10 @@ _APPROVAL_OPTIONS: list[tuple[P.ReviewDecision, str, str, str]] = [
 
 
 class TuiApp:
-    def __init__(self, opts: TuiOptions, session_factory: SessionFactory) -> None:
+    def __init__(self, opts: TuiOptions, session_factory: SessionFactory,
+                 early: EarlyComposer | None = None) -> None:
         self.opts = opts
+        self._early = early
         self.session_factory = session_factory
         self.session: Any = None
         self.renderer = Renderer()
@@ -177,15 +184,8 @@ class TuiApp:
         self.percent_left: int | None = None
         self.token_total: Any = None
         self.show_raw_reasoning = bool(opts.config.get("show_raw_agent_reasoning", False))
-        self.transcript: list[str] = []
-        self._outbox: list[str] = []
-        self._md: MarkdownStream | None = None
-        self._md_first = True
-        # Deltas since the last frame, joined and sanitised once per frame (a fast model
-        # sends one per token; sanitising the joined text also catches a control sequence
-        # split across two deltas).
-        self._md_raw: list[str] = []
-        self._tail_lines: list[str] = []
+        self.output = HistoryQueue(self.renderer)
+        self._live_cache: tuple[str, Any] = ("", ANSI(""))
         self._running: dict[str, RunningCommand] = {}
         self._approvals: deque[PendingApproval] = deque()
         self._queued: list[str] = []
@@ -228,8 +228,11 @@ class TuiApp:
             height=lambda: Dimension(min=1, max=max(1, min(10, self._rows() // 3))),
             wrap_lines=True, get_line_prefix=composer_prefix, dont_extend_height=True)
         body = HSplit([
-            Window(FormattedTextControl(self._live_text), dont_extend_height=True,
-                   wrap_lines=False),
+            # No row at all when there is nothing live (an empty window would still take one).
+            ConditionalContainer(Window(FormattedTextControl(self._live_text),
+                                        dont_extend_height=True, wrap_lines=False),
+                                 Condition(lambda: bool(self.output.tail_lines
+                                                        or self._running))),
             ConditionalContainer(Window(FormattedTextControl(self._status_text), height=1),
                                  Condition(lambda: self.turn is TurnState.RUNNING)),
             ConditionalContainer(Window(FormattedTextControl(self._queued_text),
@@ -250,6 +253,9 @@ class TuiApp:
             full_screen=False, mouse_support=False, erase_when_done=True, output=inline_output(),
             color_depth=ColorDepth.DEPTH_24_BIT if os.environ.get("COLORTERM") in (
                 "truecolor", "24bit") else ColorDepth.DEPTH_8_BIT)
+        # Redraw for a key at once: by default a redraw waits (up to 10 ms) for an idle loop,
+        # which a streaming answer rarely leaves.
+        app.max_render_postpone_time = None
         # A lone Esc is a key of ours (interrupt): decide quickly that no sequence follows.
         app.ttimeoutlen = 0.03
         app.timeoutlen = 0.3
@@ -279,8 +285,9 @@ class TuiApp:
     def _live_text(self) -> Any:
         parts: list[str] = []
         budget = max(1, self._rows() - 8)
-        if self._tail_lines:
-            parts.extend(self._tail_lines[-min(LIVE_TAIL_MAX, budget):])
+        tail = self.output.tail_lines
+        if tail:
+            parts.extend(tail[-min(LIVE_TAIL_MAX, budget):])
         width = self._cols()
         spin = SPINNER[int(time.monotonic() * 10) % len(SPINNER)]
         for rc in self._running.values():
@@ -290,7 +297,11 @@ class TuiApp:
                          + self.renderer.style(f" ({secs}s)", "dim"))
             for ln in rc.tail:
                 parts.append(self.renderer.style(cells.truncate("    " + ln, width), "dim"))
-        return ANSI("\n".join(parts))
+        text = "\n".join(parts)
+        if text != self._live_cache[0]:
+            # Parsing ANSI is per character: done once per change, not once per redraw.
+            self._live_cache = (text, ANSI(text))
+        return self._live_cache[1]
 
     def _status_text(self) -> Any:
         secs = int(time.monotonic() - self.turn_started)
@@ -306,13 +317,13 @@ class TuiApp:
                                                         width) for q in self._queued))])
 
     def _footer_text(self) -> Any:
-        # Most useful first: a narrow terminal cuts the end (the folder).
-        bits = ["? for shortcuts", self.model + (f" {self.effort}" if self.effort else "")]
+        # Most useful first: a narrow terminal cuts the end (the folder). The same text as
+        # the early composer's footer (`early.footer_text`) until the session reports.
+        where = short_path(self.opts.cwd)
         if self.percent_left is not None:
-            bits.append(f"{self.percent_left}% context left")
-        bits.append(_short_path(self.opts.cwd))
-        return FormattedText([("fg:ansibrightblack", cells.truncate(" · ".join(bits),
-                                                                    self._cols() - 1))])
+            where = f"{self.percent_left}% context left · {where}"
+        return FormattedText([("fg:ansibrightblack", fit(
+            footer_text(self.model, self.effort, where), self._cols() - 1))])
 
     def _popup_text(self) -> Any:
         p = self._popup
@@ -477,6 +488,7 @@ class TuiApp:
 
         @kb.add("c-t", filter=~pager)
         def _transcript(e: KeyPressEvent) -> None:
+            self._flush_output()
             self.open_pager(self._transcript_lines())
 
         @kb.add("c-l")
@@ -558,66 +570,49 @@ class TuiApp:
         return kb
 
     # ------------------------------------------------------------------ output
+    @property
+    def transcript(self) -> list[str]:
+        return self.output.transcript
+
     def emit(self, lines: list[str], full: list[str] | None = None, *,
              gap: bool = True) -> None:
         """Queue a finished cell for the scrollback (one blank line before it)."""
-        if not lines:
-            return
-        block = ([""] if gap and self.transcript else []) + lines
-        self.transcript.extend(([""] if gap and self.transcript else []) + (full or lines))
-        self._outbox.extend(block)
-        self._schedule_frame()
+        if lines:
+            self.output.cell(lines, full, gap=gap)
+            self._schedule_frame()
 
-    def _schedule_frame(self) -> None:
+    def _schedule_frame(self, *, soon: bool = False) -> None:
         if self._frame_handle is not None:
             return
         loop = asyncio.get_event_loop()
-        delay = max(0.0, self._last_frame + FRAME_S - time.monotonic())
+        delay = 0.0 if soon else max(0.0, self._last_frame + FRAME_S - time.monotonic())
         self._frame_handle = loop.call_later(delay, self._frame)
 
     def _frame(self) -> None:
         self._frame_handle = None
         self._last_frame = time.monotonic()
-        self._commit_stream(final=False)
-        if self.view is not View.PAGER and self._outbox:
-            lines, self._outbox = self._outbox, []
-            self.writer.write(lines)  # redraws the live area too
-        else:
-            self.app.invalidate()
-
-    def _flush_deltas(self) -> None:
-        if self._md_raw and self._md is not None:
-            self._md.push(sanitize("".join(self._md_raw)))
-            self._md_raw.clear()
-
-    def _commit_stream(self, final: bool) -> None:
-        md = self._md
-        if md is None:
-            self._tail_lines = []
+        if self.view is View.PAGER:
+            self.app.invalidate()  # the scrollback waits until the pager closes
             return
-        self._flush_deltas()
-        width = self._cols()
-        while True:
-            chunk = md.commit(final=final)
-            if chunk is None:
-                break
-            body = cells.agent_lines(self.renderer, chunk.source, width, self._md_first)
-            if self._md_first and self.transcript or chunk.blank_before:
-                body = ["", *body]
-            self._md_first = False
-            self.transcript.extend(body)
-            self._outbox.extend(body)
-            if not final:
-                break  # a chunk is every line committable now; the next frame takes more
-        tail = md.tail()
-        self._tail_lines = cells.agent_lines(self.renderer, tail, width, self._md_first) \
-            if tail and not final else []
+        tail = self.output.tail_lines
+        lines = self.output.frame(self._cols(), FRAME_BUDGET_S)
+        if lines:
+            self.writer.write(lines)  # redraws the live area too
+        elif self.output.tail_lines is not tail:
+            self.app.invalidate()
+        if self.output.backlog:
+            # More is ready: render it in the next loop iteration, after the keys that came
+            # in meanwhile (a frame is short, so typing stays responsive while catching up).
+            self._schedule_frame(soon=True)
 
-    def _finish_stream(self) -> None:
-        if self._md is not None:
-            self._commit_stream(final=True)
-            self._md = None
-            self._tail_lines = []
+    def _flush_output(self) -> None:
+        """Print everything ready now, whatever it costs (before the pager or the exit)."""
+        if self._frame_handle is not None:
+            self._frame_handle.cancel()
+            self._frame_handle = None
+        lines = self.output.frame(self._cols(), None)
+        if lines:
+            self.writer.write(lines)
 
     # ------------------------------------------------------------------ session events
     async def _pump(self, session: Any) -> None:
@@ -703,34 +698,26 @@ class TuiApp:
             self.app.invalidate()
 
     def _on_user_message(self, ev: P.UserMessage) -> None:
-        self._finish_stream()
+        self.output.finish_answer()
         if self._queued and self._queued[0] == ev.text:
             self._queued.pop(0)
         text = ev.text + (f"\n[{ev.images} image(s)]" if ev.images else "")
         self.emit(cells.user_message(self.renderer, text, self._cols()))
 
     def _on_agent_delta(self, ev: P.AgentMessageDelta) -> None:
-        if self._md is None:
-            self._md = MarkdownStream()
-            self._md_first = True
-        self._md_raw.append(ev.delta)  # the pump schedules the frame
+        self.output.delta(ev.delta)  # the pump schedules the frame
 
     def _on_agent_message(self, ev: P.AgentMessage) -> None:
-        self._flush_deltas()
-        if self._md is None or self._md.total == 0:
-            self._md = MarkdownStream()
-            self._md_first = True
-            self._md.push(sanitize(ev.text))
+        self.output.message(ev.text)
         self.last_agent_message = ev.text
-        self._finish_stream()
         self._schedule_frame()
 
     def _on_reasoning(self, ev: P.Reasoning) -> None:
-        self._finish_stream()
+        self.output.finish_answer()
         self.emit(cells.reasoning(self.renderer, ev.text, self._cols(), self.show_raw_reasoning))
 
     def _on_exec_begin(self, ev: P.ExecBegin) -> None:
-        self._finish_stream()
+        self.output.finish_answer()
         self._running[ev.call_id] = RunningCommand(ev.call_id, ev.command, time.monotonic(),
                                                    ev.source)
         if self._tick_task is None or self._tick_task.done():
@@ -750,7 +737,7 @@ class TuiApp:
         self.emit(cell.lines, cell.full)
 
     def _on_patch_end(self, ev: P.PatchEnd) -> None:
-        self._finish_stream()
+        self.output.finish_answer()
         self._turn_patch_count += 1
         cell = cells.patch_cell(self.renderer, ev.changes, ev.success, self._cols(),
                                 cwd=self.opts.cwd)
@@ -760,7 +747,7 @@ class TuiApp:
         self.emit(lines, cell.full)
 
     def _on_plan(self, ev: P.PlanUpdate) -> None:
-        self._finish_stream()
+        self.output.finish_answer()
         self.emit(cells.plan_cell(self.renderer, ev.plan, ev.explanation, self._cols()))
 
     def _on_mcp_startup(self, ev: P.McpStartupUpdate) -> None:
@@ -770,7 +757,7 @@ class TuiApp:
                                     f"{ev.reason or 'unknown error'}", self._cols()))
 
     def _on_mcp_end(self, ev: P.McpCallEnd) -> None:
-        self._finish_stream()
+        self.output.finish_answer()
         cell = cells.mcp_cell(self.renderer, ev.server, ev.tool, ev.arguments, ev.result,
                               ev.error, ev.duration_s, self._cols())
         self.emit(cell.lines, cell.full)
@@ -794,14 +781,14 @@ class TuiApp:
             self.emit(cells.error(self.renderer, f"Undo failed: {ev.message}", self._cols()))
 
     def _on_approval_request(self, ev: Any) -> None:
-        self._finish_stream()
+        self.output.finish_answer()
         self._approvals.append(PendingApproval(ev))
         self._close_popup(cancelled=True)
         if self.view is View.COMPOSER:
             self.view = View.APPROVAL
 
     def _on_turn_end(self, ev: Any) -> None:
-        self._finish_stream()
+        self.output.finish_answer()
         self.turn = TurnState.IDLE
         self._approvals.clear()
         if self.view is View.APPROVAL:
@@ -1053,8 +1040,8 @@ class TuiApp:
                                           cwd=self.opts.cwd).full or []
             else:
                 lines.append("$ " + sanitize(req.command))
-        if self._md is not None:
-            lines += self._tail_lines
+        if self.output.answering:
+            lines += self.output.tail_lines
         return lines
 
     def open_pager(self, lines: list[str]) -> None:
@@ -1091,12 +1078,10 @@ class TuiApp:
                 await asyncio.wait_for(self._shutdown_done.wait(), SHUTDOWN_TIMEOUT_S)
             except (TimeoutError, RuntimeError):
                 pass
-        self._finish_stream()
-        if self._outbox and self.view is not View.PAGER:
-            lines, self._outbox = self._outbox, []
-            self.writer.write(lines)
+        self.output.finish_answer()
         if self.view is View.PAGER:
             self.close_pager()
+        self._flush_output()
         self.writer.erase_live()
         if self.app.is_running:
             self.app.exit(result=self.exit_code)
@@ -1182,6 +1167,11 @@ class TuiApp:
             except (NotImplementedError, RuntimeError):
                 pass
         boot = asyncio.ensure_future(self._boot())
+        if self._early is not None:
+            # The keys typed while the UI loaded come first, as if typed into it.
+            typed = self._early.stop()
+            if typed:
+                store_typeahead(self.app.input, parse_keys(typed))
         try:
             result = await self.app.run_async()
         finally:
@@ -1207,7 +1197,10 @@ class TuiApp:
             "  " + r.style(f"{k:<8}", "cyan") + " " + v for k, v in rows]
 
 
-def _short_path(path: Path) -> str:
-    home = str(Path.home())
-    p = str(path)
-    return "~" + p[len(home):] if home != "/" and (p == home or p.startswith(home + "/")) else p
+def parse_keys(data: bytes) -> list[KeyPress]:
+    """Raw terminal input as prompt_toolkit key presses (escape sequences, pastes)."""
+    keys: list[KeyPress] = []
+    parser = Vt100Parser(keys.append)
+    parser.feed(data.decode("utf-8", "replace"))
+    parser.flush()
+    return keys

@@ -55,18 +55,29 @@ class MarkdownStream:
     def has_content(self) -> bool:
         return bool(self._committed_any or self._pending.strip())
 
-    def commit(self, final: bool = False) -> Chunk | None:
+    def commit(self, final: bool = False, max_lines: int | None = None) -> Chunk | None:
         """The longest run of complete lines that is safe to commit, or everything when
-        `final` (the message is done). None when there is nothing to commit."""
+        `final` (the message is done); with `max_lines`, a run of about that many source
+        lines at most (one that cannot be cut, such as a table, may be longer), so a long
+        backlog is rendered over several frames. None when there is nothing to commit now
+        (with `final`: nothing left but blank lines)."""
+        while True:
+            chunk, consumed = self._commit_once(final, max_lines)
+            if chunk is not None or not consumed:
+                return chunk
+            # Only blank lines (or a fence's closing line) were taken: look further.
+
+    def _commit_once(self, final: bool, max_lines: int | None) -> tuple[Chunk | None, bool]:
         text = self._pending
         end = len(text) if final else text.rfind("\n") + 1
         if end <= 0:
-            return None
+            return None, False
         lines = text[:end].splitlines(keepends=True)
         fence = self._fence
         cut = 0  # lines[:cut] are committed
-        pos = 0
         for i, line in enumerate(lines):
+            if max_lines is not None and cut >= max_lines:
+                break
             if fence is not None:
                 if fence.closes(line):
                     fence = None
@@ -81,11 +92,10 @@ class MarkdownStream:
             if final or self._safe_after(line, nxt):
                 cut = i + 1
         if cut == 0:
-            return None
+            return None, False
         chunk_lines = lines[:cut]
-        pos = sum(len(x) for x in chunk_lines)
-        self._pending = text[pos:]
-        return self._make_chunk(chunk_lines)
+        self._pending = text[sum(len(x) for x in chunk_lines):]
+        return self._make_chunk(chunk_lines), True
 
     @staticmethod
     def _safe_after(line: str, nxt: str | None) -> bool:

@@ -16,6 +16,7 @@ from codex.config import SRC_DEFAULT, Config
 from codex.errors import CodexError
 from codex.tui import trust
 from codex.tui.app import TuiApp, TuiOptions
+from codex.tui.early import EarlyComposer
 from codex.tui.picker import Choice, pick
 from codex.tui.render import Renderer
 
@@ -23,7 +24,14 @@ TRUST_SOURCE = "trust"
 RESET_MODES = "\x1b[?2004l\x1b[?1l\x1b[?25h\x1b[0m"  # bracketed paste off, cursor keys, cursor on
 
 
-def start(args: Any, cfg: Config, cwd: Path, resume: Any, prompt: str | None) -> int:
+def start(args: Any, cfg: Config, cwd: Path, resume: Any, prompt: str | None,
+          early: EarlyComposer | None = None) -> int:
+    """Settle trust and the session to resume, then run the UI (`early`: the composer that
+    took keys while this loaded; its keys become the UI's type-ahead)."""
+    # Orphans of the commands the session runs come to us, not init (codex.reaper).
+    from codex.reaper import want_subreaper
+
+    want_subreaper()
     _apply_trust(cfg, cwd)
     if getattr(args, "oss", False):
         from codex.exec_cmd import OSS_DEFAULT_MODEL, pick_oss_provider
@@ -41,7 +49,7 @@ def start(args: Any, cfg: Config, cwd: Path, resume: Any, prompt: str | None) ->
                       resume_path=resume_path, first_prompt=prompt, images=images,
                       add_dirs=tuple(getattr(args, "add_dir", None) or ()),
                       exec_server_url=getattr(args, "exec_server", None))
-    return run_app(opts, open_session)
+    return run_app(opts, open_session, early)
 
 
 def _version() -> str:
@@ -65,16 +73,16 @@ async def open_session(opts: TuiOptions, resume_path: Path | None) -> Any:
         exec_server_url=opts.exec_server_url))
 
 
-def run_app(opts: TuiOptions, session_factory: Any) -> int:
+def run_app(opts: TuiOptions, session_factory: Any, early: EarlyComposer | None = None) -> int:
     """Run the UI until the user quits; the terminal is restored on every way out."""
     fd = sys.stdin.fileno()
     try:
-        saved = termios.tcgetattr(fd)
+        saved = early.saved_attrs if early is not None else termios.tcgetattr(fd)
     except termios.error:
         saved = None
     ui: TuiApp | None = None
     try:
-        ui = TuiApp(opts, session_factory)
+        ui = TuiApp(opts, session_factory, early)
         code = asyncio.run(ui.run())
     finally:
         if saved is not None:

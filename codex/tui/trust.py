@@ -28,11 +28,46 @@ DEFAULTS: dict[TrustLevel, dict[str, str]] = {
 
 
 def project_root(cwd: Path) -> Path:
-    """The folder trust is recorded for: the git checkout's root, else the cwd."""
-    from codex.core.context import find_git_root
+    """The folder trust is recorded for (as Codex does): the root of the git checkout holding
+    `cwd`; for a linked worktree (`.git` is a file pointing into `<repo>/.git/worktrees/NAME`)
+    the main checkout's root, so trusting a repository covers its worktrees; else (no git, or
+    a `.git` file of another kind, such as a submodule's) `cwd` itself. Symlinks resolved."""
+    from codex.core.project_docs import find_git_root
 
     root = find_git_root(cwd)
-    return Path(root).resolve() if root is not None else cwd.resolve()
+    if root is None:
+        return cwd.resolve()
+    dot_git = root / ".git"
+    if dot_git.is_dir():
+        return root.resolve()
+    main = _main_checkout(root, dot_git)
+    return main if main is not None else cwd.resolve()
+
+
+def _main_checkout(root: Path, dot_git: Path) -> Path | None:
+    try:
+        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    if not text.startswith("gitdir:"):
+        return None
+    target = text[len("gitdir:"):].strip()
+    if not target:
+        return None
+    git_dir = (root / target).resolve()  # an absolute target stays as it is
+    if git_dir.parent.name != "worktrees":
+        return None
+    return git_dir.parent.parent.parent
+
+
+def needs_question(values: dict[str, Any], sources: dict[str, str], cwd: Path) -> bool:
+    """Whether starting here asks the trust question: nothing is recorded for the project and
+    the user chose no approval policy or sandbox themselves (flags, -c, config)."""
+    from codex.config import SRC_DEFAULT
+
+    if any(sources.get(k) != SRC_DEFAULT for k in ("approval_policy", "sandbox_mode")):
+        return False
+    return recorded_level(values, project_root(cwd)) is None
 
 
 def recorded_level(values: dict[str, Any], root: Path) -> TrustLevel | None:

@@ -1,0 +1,199 @@
+"""The composer before the UI is loaded (issue 12 "Start-up": paint something useful before the
+heavy imports finish; a composer that echoes typed keys within 400 ms).
+
+`codex` paints its header with the standard library alone, then spends most of its start-up
+importing prompt_toolkit and rich and building the UI. Meanwhile `EarlyComposer` owns the
+terminal: it draws the live area the UI will draw (a blank line, the `›` prompt, the footer),
+puts the terminal in raw mode and echoes what is typed from a reader thread (the imports hold
+the interpreter lock only in short slices, so a key is drawn within a few milliseconds). When
+the UI is ready, `stop()` hands over every byte read — not only the text shown — to be fed to
+the real composer as type-ahead, so no key is lost or reinterpreted: Enter sends, a paste
+stays a paste, Ctrl-C quits, exactly as if the UI had been there from the start.
+
+The preview shows printable text (and Backspace); after any other key (Enter, Esc, arrows, a
+paste, Ctrl-…) it stops changing and the UI applies what follows when it takes over.
+
+Standard library only: this runs before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import select
+import termios
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+PROMPT = "\x1b[1;36m›\x1b[0m "  # what the UI's composer draws: bold cyan mark, a space
+FOOTER_STYLE = "\x1b[90m"  # the UI's footer colour (ansibrightblack)
+RESET = "\x1b[0m"
+BRACKETED_PASTE_ON = "\x1b[?2004h"
+BRACKETED_PASTE_OFF = "\x1b[?2004l"
+_BACKSPACE = ("\x7f", "\x08")
+JOIN_TIMEOUT_S = 1.0
+
+
+def text_width(text: str) -> int:
+    """Terminal columns of `text` (wide characters count 2, combining marks 0)."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF"
+               else 1 for c in text)
+
+
+def fit(text: str, width: int) -> str:
+    """`text` cut to `width` columns, with an ellipsis when cut."""
+    if text_width(text) <= width:
+        return text
+    out, used = [], 0
+    for c in text:
+        w = text_width(c)
+        if used + w > width - 1:
+            break
+        out.append(c)
+        used += w
+    return "".join(out) + "…"
+
+
+def footer_text(model: str, effort: str | None, cwd_label: str) -> str:
+    """The footer the UI shows before the session reports anything (same words, same
+    order as `TuiApp._footer_text`)."""
+    return " · ".join(["? for shortcuts", model + (f" {effort}" if effort else ""), cwd_label])
+
+
+@dataclass
+class _Preview:
+    text: str = ""
+    frozen: bool = False  # a key the preview does not model was typed
+
+
+class EarlyComposer:
+    """Raw mode, the drawn composer and a reader thread, from `start()` to `stop()`."""
+
+    def __init__(self, fd_in: int, fd_out: int, footer: str) -> None:
+        self.fd_in, self.fd_out = fd_in, fd_out
+        self.footer = footer
+        self.saved_attrs: list | None = None  # the terminal's modes before start()
+        self._raw = bytearray()
+        self._preview = _Preview()
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = -1, -1
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Enter raw mode, draw the composer, start reading keys. OSError / termios.error
+        when the terminal cannot be set up (the caller then simply goes on without)."""
+        self.saved_attrs = termios.tcgetattr(self.fd_in)
+        attrs = termios.tcgetattr(self.fd_in)
+        # The modes prompt_toolkit's raw mode sets, so the hand-over changes nothing.
+        attrs[0] &= ~(termios.IXON | termios.IXOFF | termios.ICRNL | termios.INLCR
+                      | termios.IGNCR)
+        attrs[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN | termios.ISIG)
+        attrs[6][termios.VMIN] = 1
+        attrs[6][termios.VTIME] = 0
+        termios.tcsetattr(self.fd_in, termios.TCSANOW, attrs)
+        self._wake_r, self._wake_w = os.pipe()
+        # Blank line, prompt, footer; then back up to the prompt line.
+        self._write(BRACKETED_PASTE_ON + "\r\n" + PROMPT + "\r\n"
+                    + FOOTER_STYLE + fit(self.footer, self._columns() - 1) + RESET
+                    + "\x1b[1A\r\x1b[2C")
+        self._thread = threading.Thread(target=self._read_keys, name="codex-early-keys",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, *, erase: bool = False) -> bytes:
+        """Stop reading; leave the cursor where the UI starts drawing (the blank line above
+        the prompt) and return every byte typed so far. With `erase`, clear what was drawn
+        (the UI is not coming: an error follows). Raw mode stays: the caller restores
+        `saved_attrs` when the UI is done."""
+        if self._thread is not None:
+            try:
+                os.write(self._wake_w, b"x")
+            except OSError:
+                pass
+            self._thread.join(JOIN_TIMEOUT_S)
+            self._thread = None
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+        self._write("\r\x1b[1A" + ("\x1b[J" if erase else ""))
+        with self._lock:
+            return bytes(self._raw)
+
+    def close(self) -> None:
+        """Undo everything `start()` did (idempotent): the reader stopped, what was drawn
+        erased if the UI never took over, the terminal's modes restored."""
+        if self._thread is not None:
+            self.stop(erase=True)
+        if self.saved_attrs is not None:
+            try:
+                termios.tcsetattr(self.fd_in, termios.TCSADRAIN, self.saved_attrs)
+            except termios.error:
+                pass
+            self._write(BRACKETED_PASTE_OFF)
+            self.saved_attrs = None
+
+    # -- reader thread ---------------------------------------------------------------------
+    def _read_keys(self) -> None:
+        while True:
+            try:
+                ready, _, _ = select.select([self.fd_in, self._wake_r], [], [])
+            except (OSError, ValueError):
+                return
+            if self._wake_r in ready:
+                return
+            try:
+                data = os.read(self.fd_in, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            with self._lock:
+                self._raw += data
+                changed = self._apply(self._decoder.decode(data))
+            if changed:
+                self._draw()
+
+    def _apply(self, text: str) -> bool:
+        p = self._preview
+        if p.frozen:
+            return False
+        before = p.text
+        for ch in text:
+            if ch in _BACKSPACE:
+                p.text = p.text[:-1]
+            elif ch.isprintable() and not (ch == "?" and not p.text):
+                p.text += ch
+            else:
+                # Enter, Esc (arrows, a paste), Tab, Ctrl-…, `?` on an empty composer (the
+                # shortcuts): the UI applies them when it takes over.
+                p.frozen = True
+                break
+        return p.text != before
+
+    def _draw(self) -> None:
+        room = max(1, self._columns() - 3)
+        text = self._preview.text
+        while text_width(text) > room:  # the end of a long line, as the composer scrolls
+            text = text[1:]
+        self._write("\r" + PROMPT + text + "\x1b[K")
+
+    # -- output -----------------------------------------------------------------------------
+    def _columns(self) -> int:
+        try:
+            return os.get_terminal_size(self.fd_out).columns
+        except OSError:
+            return 80
+
+    def _write(self, text: str) -> None:
+        data = text.encode("utf-8", "replace")
+        while data:
+            try:
+                n = os.write(self.fd_out, data)
+            except InterruptedError:
+                continue
+            except OSError:
+                return
+            data = data[n:]

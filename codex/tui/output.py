@@ -1,0 +1,152 @@
+"""The ordered way from session events to the scrollback (spec tui.md "Cells"; issue 12: a
+10,000-token answer is rendered without the UI falling behind or the composer lagging).
+
+Everything printed into the scrollback goes through `HistoryQueue`, in the order it happened:
+finished cells, and streamed answers. An answer's complete lines are rendered (Markdown) a chunk
+at a time, and a frame renders only as much as fits its time budget, so a burst of text never
+holds the keyboard for long: the rest waits for the next frame, and a cell that arrives meanwhile
+(a command, the next question) waits behind the answer. The answer's incomplete last line is
+the live tail, drawn in the live area, and only once the answer's rendering has caught up (a
+tail shown below lines not printed yet would read out of order).
+
+Sans-I/O: `frame` returns the lines to print; the app writes them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from codex.tui import cells
+from codex.tui.markdown_stream import MarkdownStream
+from codex.tui.render import Renderer
+from codex.tui.sanitize import sanitize
+
+CHUNK_LINES = 12  # source lines rendered per Markdown call while catching up
+
+
+@dataclass
+class _Cell:
+    lines: list[str]
+    full: list[str]  # the transcript's version
+    gap: bool
+
+
+@dataclass
+class _Answer:
+    md: MarkdownStream = field(default_factory=MarkdownStream)
+    # Deltas since the last frame, joined and sanitised once per frame (a fast model sends one
+    # per token; sanitising the joined text also catches a control sequence split in two).
+    raw: list[str] = field(default_factory=list)
+    first: bool = True  # nothing of it printed yet
+    done: bool = False  # the message is complete: commit everything, incomplete line too
+    waiting: bool = False  # all it can commit is printed; the rest waits for more text
+
+    def flush(self) -> None:
+        if self.raw:
+            self.md.push(sanitize("".join(self.raw)))
+            self.raw.clear()
+
+
+class HistoryQueue:
+    """Cells and answers waiting to be printed, oldest first, and the transcript (every line
+    printed, with the full form of cells that have one)."""
+
+    def __init__(self, renderer: Renderer) -> None:
+        self.renderer = renderer
+        self.transcript: list[str] = []
+        self.tail_lines: list[str] = []  # the live answer's incomplete part, rendered
+        self._entries: deque[_Cell | _Answer] = deque()
+        self._live: _Answer | None = None  # the answer still receiving deltas
+        self._tail_key: tuple[str, int, bool] | None = None
+
+    # -- input ---------------------------------------------------------------------------
+    def cell(self, lines: list[str], full: list[str] | None = None, *, gap: bool = True) -> None:
+        """Queue a finished cell (`gap`: one blank line before it, unless it is the first)."""
+        if lines:
+            self._entries.append(_Cell(lines, full or lines, gap))
+
+    def delta(self, text: str) -> None:
+        """Text of the answer being streamed (starts one when none is)."""
+        if self._live is None:
+            self._live = _Answer()
+            self._entries.append(self._live)
+        self._live.raw.append(text)
+        self._live.waiting = False
+
+    def message(self, text: str) -> None:
+        """The answer's whole text (AgentMessage): shown as is when no delta came (a model
+        that does not stream); the answer is complete."""
+        live = self._live
+        if live is None or (not live.raw and live.md.total == 0):
+            self.delta(text)
+        self.finish_answer()
+
+    def finish_answer(self) -> None:
+        """The answer being streamed is complete (its last line may be printed); what comes
+        next goes after it."""
+        if self._live is not None:
+            self._live.flush()
+            self._live.done = True
+            self._live = None
+
+    @property
+    def answering(self) -> bool:
+        return self._live is not None
+
+    @property
+    def backlog(self) -> bool:
+        """Whether something is ready to print that a frame left for later."""
+        return bool(self._entries) and not (self._entries[0] is self._live
+                                            and self._live.waiting)
+
+    # -- output --------------------------------------------------------------------------
+    def frame(self, width: int, budget_s: float | None) -> list[str]:
+        """The lines to print now, in order, rendering for about `budget_s` seconds at most
+        (None: everything ready). Updates `tail_lines`."""
+        out: list[str] = []
+        deadline = None if budget_s is None else time.monotonic() + budget_s
+        while self._entries:
+            entry = self._entries[0]
+            if isinstance(entry, _Cell):
+                self._entries.popleft()
+                gap = [""] if entry.gap and self.transcript else []
+                out += gap + entry.lines
+                self.transcript += gap + entry.full
+                continue
+            entry.flush()
+            chunk = entry.md.commit(final=entry.done, max_lines=CHUNK_LINES)
+            if chunk is None:
+                if not entry.done:
+                    entry.waiting = True
+                    break  # the live answer waits for more text
+                self._entries.popleft()
+                continue
+            body = cells.agent_lines(self.renderer, chunk.source, width, entry.first)
+            if entry.first and self.transcript or chunk.blank_before:
+                body = ["", *body]
+            entry.first = False
+            out += body
+            self.transcript += body
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        self._update_tail(width)
+        return out
+
+    def _update_tail(self, width: int) -> None:
+        live = self._live
+        if live is None or not self._entries or self._entries[0] is not live:
+            self.tail_lines, self._tail_key = [], None
+            return
+        if not live.waiting:
+            # Behind: lines before the tail are not printed yet.
+            self.tail_lines, self._tail_key = [], None
+            return
+        text = live.md.tail()
+        key = (text, width, live.first)
+        if key != self._tail_key:
+            # Rendered only when it changed: a frame with no new text costs nothing here.
+            self._tail_key = key
+            self.tail_lines = cells.agent_lines(self.renderer, text, width, live.first) \
+                if text else []

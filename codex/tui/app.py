@@ -307,8 +307,11 @@ class TuiApp:
         secs = int(time.monotonic() - self.turn_started)
         spin = SPINNER[int(time.monotonic() * 10) % len(SPINNER)]
         label = "Waiting for approval" if self._approvals else "Working"
-        return FormattedText([("bold", f"{spin} {label} "),
-                              ("fg:ansibrightblack", f"({secs}s • esc to interrupt)")])
+        head = f"{spin} {label} "
+        hint = f"({secs}s • esc to interrupt)"
+        if len(head) + len(hint) >= self._cols():
+            hint = f"({secs}s • esc)"  # a narrow terminal keeps the key, drops the words
+        return FormattedText([("bold", head), ("fg:ansibrightblack", hint)])
 
     def _queued_text(self) -> Any:
         width = self._cols()
@@ -335,14 +338,18 @@ class TuiApp:
         start = max(0, p.selected - limit + 1)
         if not p.items:
             out.append(("fg:ansibrightblack", "  no matches"))
-        for i, it in enumerate(p.items[start:start + limit], start):
+        shown = p.items[start:start + limit]
+        # Details start in one column: the longest label shown (at most half the width).
+        column = min(max(8, width // 2), max((cells.cell_len(it.label) for it in shown),
+                                              default=0))
+        for i, it in enumerate(shown, start):
             sel = i == p.selected
-            label = cells.truncate(it.label, max(8, width // 2))
+            label = cells.truncate(it.label, column)
+            label += " " * (column - cells.cell_len(label))
             out.append(("bold fg:ansicyan" if sel else "", ("› " if sel else "  ") + label))
-            if it.detail:
-                room = width - len(label) - 4
-                if room > 8:
-                    out.append(("fg:ansibrightblack", "  " + cells.truncate(it.detail, room)))
+            room = width - column - 5
+            if it.detail and room > 8:
+                out.append(("fg:ansibrightblack", "  " + cells.truncate(it.detail, room)))
             out.append(("", "\n"))
         if out and out[-1] == ("", "\n"):
             out.pop()
@@ -377,8 +384,14 @@ class TuiApp:
                 lines.append("  " + ln)
         room = max(2, self._rows() - 10)
         if is_exec:
-            for ln in sanitize(req.command).splitlines()[:room]:
-                lines.append(r.style("  $ " + cells.truncate(ln, width - 4), "bold"))
+            # Wrapped, never cut: the person approving must see the whole command.
+            cmd = [ln for part in sanitize(req.command).splitlines() or [""]
+                   for ln in r.text(part, width - 4, style="bold") or [""]]
+            for i, ln in enumerate(cmd[:room]):
+                lines.append(("  $ " if i == 0 else "    ") + ln)
+            if len(cmd) > room:
+                lines.append(r.style(f"    … +{len(cmd) - room} lines (ctrl+t to read all)",
+                                     "dim italic"))
         else:
             body = cells.patch_cell(r, req.changes, True, width, cwd=self.opts.cwd).lines
             lines.extend(body[:room])
@@ -388,8 +401,10 @@ class TuiApp:
         for i, (_d, key, exec_label, patch_label) in enumerate(self._approval_options(req)):
             label = exec_label if is_exec else patch_label
             sel = i == pa.selected
-            text = f"{'›' if sel else ' '} {label} ({key})"
-            lines.append(r.style(cells.truncate(text, width), "bold cyan" if sel else ""))
+            # The label gives way at a narrow width, the key never does.
+            text = f"{'›' if sel else ' '} " + cells.truncate(label, width - len(key) - 5) \
+                + f" ({key})"
+            lines.append(r.style(text, "bold cyan" if sel else ""))
         return ANSI("\n".join(lines))
 
     @staticmethod

@@ -49,7 +49,9 @@ def _styled(r: Renderer, text: str, style: str) -> str:
 
 
 def _prefixed(lines: Sequence[str], first: str, rest: str) -> list[str]:
-    return [(first if i == 0 else rest) + line for i, line in enumerate(lines)]
+    # A blank line stays empty: an indent alone would be trailing blanks in the scrollback.
+    return [(first if i == 0 else rest) + line if line or i == 0 else ""
+            for i, line in enumerate(lines)]
 
 
 def user_message(r: Renderer, text: str, width: int) -> list[str]:

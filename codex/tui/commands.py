@@ -146,9 +146,12 @@ class Commands:
             est = " (estimated)" if st and st.estimated else ""
             rows.append(("context", f"{left}% left{est}"))
         width = max(len(k) for k, _ in rows)
-        lines = [r.style("Status", "bold")] + [
-            "  " + r.style(f"{k:<{width}}", "dim") + "  "
-            + cells.truncate(v, max(10, ui._cols() - width - 4)) for k, v in rows]
+        lines = [r.style("Status", "bold")]
+        for k, v in rows:
+            # Wrapped, not cut: a session id or a path is copied from here.
+            wrapped = r.text(v, max(10, ui._cols() - width - 4)) or [""]
+            lines.append("  " + r.style(f"{k:<{width}}", "dim") + "  " + wrapped[0])
+            lines.extend(" " * (width + 4) + ln for ln in wrapped[1:])
         ui.emit(lines)
 
     def diff(self, args: str) -> None:

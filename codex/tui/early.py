@@ -183,7 +183,7 @@ class EarlyComposer:
     # -- output -----------------------------------------------------------------------------
     def _columns(self) -> int:
         try:
-            return os.get_terminal_size(self.fd_out).columns
+            return os.get_terminal_size(self.fd_out).columns or 80
         except OSError:
             return 80
 

@@ -8,7 +8,8 @@ the redraw (flicker). `ScrollbackWriter.write` does the same job in one write: m
 of the live area, erase it, print the lines (they scroll into the terminal's own scrollback),
 and let the renderer draw the live area again below them — without leaving raw mode.
 It reaches into two renderer fields (`_cursor_pos`, `_last_screen`), pinned by the version
-range in pyproject.toml; `tests/tui/test_live.py` checks the behaviour.
+range in pyproject.toml; the scrollback and resize cases of `tests/tui/test_e2e.py` check
+the behaviour.
 """
 
 from __future__ import annotations

@@ -7,11 +7,13 @@ when the user pressed Esc / Ctrl-C. The lines it drew are erased when it returns
 
 from __future__ import annotations
 
+import os
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prompt_toolkit.application import Application
-from prompt_toolkit.formatted_text import ANSI, FormattedText
+from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.layout import HSplit, Layout, Window
 from prompt_toolkit.layout.controls import FormattedTextControl
@@ -27,10 +29,32 @@ class Choice:
     key: str | None = None  # a one-key shortcut
 
 
-def pick(title: str, choices: Sequence[Choice], *, filterable: bool = False,
-         hint: str = "↑/↓ to move · enter to choose · esc to cancel",
+def pick(title: Sequence[tuple[str, str]], choices: Sequence[Choice], *,
+         filterable: bool = False, hint: str = "↑/↓ to move · enter to choose · esc to cancel",
          max_rows: int = 12) -> int | None:
+    """`title`: paragraphs as (prompt_toolkit style, text), word-wrapped to the terminal's
+    width each time it is drawn (so a resize re-wraps them); "" is a blank line."""
     state = {"sel": 0, "query": ""}
+
+    def heading() -> FormattedText:
+        size = _size()
+        cols = max(10, size.columns - 1)
+        lines = [(style, line) for style, text in title
+                 for line in textwrap.wrap(text, cols, break_on_hyphens=False) or [""]]
+        # On a short terminal the choices and the hint must stay visible: blank lines go
+        # first, then the end of the text (marked with an ellipsis).
+        room = max(1, size.lines - min(len(choices), max_rows) - 1 - (1 if filterable else 0))
+        if len(lines) > room:
+            lines = [ln for ln in lines if ln[1]]
+        if len(lines) > room:
+            lines = lines[:room]
+            style, last = lines[-1]
+            lines[-1] = (style, truncate(last + " …", cols) if len(last) + 2 <= cols
+                         else truncate(last, cols - 1) + "…")
+        out: list[tuple[str, str]] = []
+        for i, (style, line) in enumerate(lines):
+            out.append((style, line + ("\n" if i < len(lines) - 1 else "")))
+        return FormattedText(out)
 
     def visible() -> list[int]:
         q = state["query"].lower()
@@ -104,7 +128,7 @@ def pick(title: str, choices: Sequence[Choice], *, filterable: bool = False,
             state["sel"] = 0
 
     layout = Layout(HSplit([
-        Window(FormattedTextControl(ANSI(title)), dont_extend_height=True, wrap_lines=True),
+        Window(FormattedTextControl(heading), dont_extend_height=True, wrap_lines=True),
         Window(FormattedTextControl(body), dont_extend_height=True),
     ]))
     app: Application[int | None] = Application(layout=layout, key_bindings=kb,
@@ -114,7 +138,11 @@ def pick(title: str, choices: Sequence[Choice], *, filterable: bool = False,
     return app.run()
 
 
-def _columns() -> int:
+def _size() -> os.terminal_size:
     import shutil
 
-    return shutil.get_terminal_size().columns
+    return shutil.get_terminal_size()
+
+
+def _columns() -> int:
+    return _size().columns

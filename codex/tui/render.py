@@ -16,10 +16,11 @@ from typing import Any, ClassVar
 
 from rich.color import ColorSystem
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
-from rich.markdown import CodeBlock, Heading, Markdown
+from rich.markdown import CodeBlock, Heading, Markdown, TableElement
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
+from rich.table import Table
 from rich.text import Text
 
 CODE_THEME = "monokai"
@@ -43,6 +44,17 @@ class _PlainCodeBlock(CodeBlock):
         code = str(self.text).rstrip()
         yield Syntax(code, _known_lexer(self.lexer_name), theme=self.theme, word_wrap=True,
                      padding=0, background_color="default")
+
+
+class _EdgelessTable(TableElement):
+    """A table without rich's blank top and bottom edge rows (which, with the blank line
+    between blocks, left two empty lines around every table) and flush left."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for table in super().__rich_console__(console, options):
+            if isinstance(table, Table):
+                table.show_edge = False
+            yield table
 
 
 _LEXERS: dict[str, str] = {}
@@ -79,6 +91,7 @@ def _parser() -> Any:
 class AnswerMarkdown(Markdown):
     elements: ClassVar[dict[str, Any]] = {**Markdown.elements, "heading_open": _LeftHeading,
                                           "fence": _PlainCodeBlock,
+                                          "table_open": _EdgelessTable,
                                           "code_block": _PlainCodeBlock}
 
     def __init__(self, markup: str, **kw: Any) -> None:

@@ -141,16 +141,10 @@ def _apply_trust(cfg: Config, cwd: Path) -> None:
 
 
 def _ask_trust(root: Path) -> trust.TrustLevel | None:
-    r = Renderer()
-    title = "\n".join([
-        "",
-        r.style(f"You are running Codex in {root}", "bold"),
-        "",
-        "Do you trust the contents of this folder? If you trust it, Codex may edit files and "
-        "run commands here without asking (in the workspace sandbox). If not, it asks before "
-        "every command and edit.",
-        "",
-    ])
+    title = [("", ""), ("bold", f"You are running Codex in {root}"), ("", ""),
+             ("", "Do you trust the contents of this folder? If you trust it, Codex may edit "
+                  "files and run commands here without asking (in the workspace sandbox). If "
+                  "not, it asks before every command and edit."), ("", "")]
     choice = pick(title, [Choice("1. Yes, trust this folder", key="1"),
                           Choice("2. No, ask me to approve edits and commands", key="2")],
                   hint="press 1 or 2, or ↑/↓ and enter · esc to quit")
@@ -181,7 +175,6 @@ def _resume_path(cfg: Config, cwd: Path, resume: Any) -> Path | None:
                                              (s.entry.cwd or "") if resume.all_folders else "")
                                  if x))
                for s in found]
-    r = Renderer()
-    idx = pick(r.style("Resume a previous session", "bold") + r.style(
-        "  (type to filter)", "dim"), choices, filterable=True)
+    idx = pick([("bold", "Resume a previous session (type to filter)")], choices,
+               filterable=True)
     return None if idx is None else found[idx].path

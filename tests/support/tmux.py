@@ -50,6 +50,12 @@ class Tmux:
     def keys(self, *keys: str) -> None:
         self._tmux("send-keys", "-t", "main", *keys)
 
+    def resize(self, width: int, height: int) -> None:
+        """Resize the window, as a user dragging the terminal's edge (the program gets
+        SIGWINCH)."""
+        self._tmux("resize-window", "-t", "main", "-x", str(width), "-y", str(height))
+        self.width, self.height = width, height
+
     def paste(self, text: str) -> None:
         """A bracketed paste, as a terminal sends it."""
         buf = f"b{uuid.uuid4().hex[:6]}"

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -427,4 +428,91 @@ def test_new_command_starts_a_fresh_conversation(tui_wide: Tui) -> None:
     tui.term.wait_for("fresh answer", whole=True)
     texts = user_texts(tui.mock.requests[1])
     assert "new question" in texts and "old question" not in texts
+    tui.quit()
+
+
+# -- start-up, terminal size -------------------------------------------------------------------
+def test_keys_typed_while_the_ui_loads_are_kept(tui: Tui) -> None:
+    # Typed straight after the command, without waiting for anything: the early composer
+    # (or, if it already took over, the UI) keeps every key, Enter included.
+    tui.trust()
+    tui.mock.add(answer("got the early message"))
+    tui.term.run(tui.argv())
+    tui.term.type("typed before the UI was up")
+    tui.term.keys("Enter")
+    tui.term.wait_for("got the early message", whole=True)
+    assert user_texts(tui.mock.requests[0])[-1] == "typed before the UI was up"
+    tui.quit()
+
+
+def test_resize_relays_the_live_area_and_keeps_the_scrollback(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    tui.mock.add(answer("".join(f"first-answer-{i} " + "word " * 14 + "\n" for i in range(6))),
+                 answer("narrow " * 20 + "\n"))
+    tui.start()
+    send(tui, "first question")
+    tui.term.wait_for("first-answer-5", whole=True)
+    idle(tui)
+    tui.term.type("draft text")
+    tui.term.resize(50, 20)
+    screen = tui.term.wait_for(lambda s: "? for shortcuts" in s and "› draft text" in s)
+    footer = [ln for ln in screen.splitlines() if "? for shortcuts" in ln]
+    assert len(footer) == 1 and len(footer[0]) <= 50, screen
+    tui.term.keys("C-u")
+    send(tui, "second question")
+    tui.term.wait_for("narrow narrow", whole=True)
+    idle(tui)
+    tui.term.resize(100, 30)
+    idle(tui)
+    text = tui.term.scrollback()
+    # Every finished line once, in order; the live area (prompt, footer) only once: nothing
+    # of an earlier frame of it was left behind in the scrollback.
+    pos = [text.find(f"first-answer-{i}") for i in range(6)]
+    assert -1 not in pos and pos == sorted(pos)
+    assert text.count("? for shortcuts") == 1, text
+    assert text.count("› draft text") == 0 and text.count("› second question") == 1
+    rows = tui.term._tmux("capture-pane", "-p", "-S", "-", "-t", "main").stdout.splitlines()
+    narrow = [r for r in rows if "narrow" in r]
+    assert narrow and all(len(r) <= 50 for r in narrow)  # drawn at the width of the time
+    tui.quit()
+
+
+def test_trust_in_a_git_checkout_records_the_repository_root(tui_wide: Tui) -> None:
+    tui = tui_wide
+    (tui.repo / ".git").rmdir()
+    git(tui.repo, "init", "-q")
+    sub = tui.repo / "pkg" / "inner"
+    sub.mkdir(parents=True)
+    tui.term.run(["cd", str(sub)])
+    tui.start(ready="Do you trust")
+    assert str(tui.repo.resolve()) in tui.term.screen()
+    tui.term.keys("1")
+    tui.term.wait_for("? for shortcuts")
+    data = tomllib.loads((tui.home / "config.toml").read_text())
+    assert list(data["projects"]) == [str(tui.repo.resolve())]
+    tui.quit()
+    # Another folder of the same checkout is trusted already.
+    tui.term.run(["cd", str(tui.repo / "pkg")])
+    tui.start()
+    assert "Do you trust" not in tui.term.scrollback()
+    tui.quit()
+
+
+def test_resume_last_is_scoped_to_the_folder(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    tui.mock.add(answer("answer in the repo"))
+    tui.start()
+    send(tui, "asked in the repo")
+    tui.term.wait_for("answer in the repo", whole=True)
+    idle(tui)
+    tui.quit()
+    other = tui.repo.parent / "elsewhere"
+    other.mkdir()
+    tui.term.run(["cd", str(other)])
+    tui.start("resume", "--last", "-s", "read-only", ready="to resume")
+    assert "--all" in tui.term.screen()
+    tui.start("resume", "--last", "--all", "-s", "read-only")
+    tui.term.wait_for("asked in the repo", whole=True)
     tui.quit()

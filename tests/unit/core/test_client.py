@@ -157,3 +157,60 @@ def test_chat_fragments_without_index_follow_ids() -> None:
     calls = [(e.item["call_id"], e.item["name"], e.item["arguments"]) for e in evs
              if isinstance(e, ItemDone)]
     assert calls == [("a", "f", '{"x": 1}'), ("b", "g", "{}")]
+
+
+def test_many_small_deltas_arrive_whole_and_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One SSE event (and one HTTP chunk) per token, as a server streams an answer: the
+    # transport hands them over in bursts and adjacent deltas may be merged, but the text is
+    # exactly what was sent and nothing else moves past it.
+    monkeypatch.setenv("CODEX_RETRY_BASE_MS", "1")
+    words = [f"w{i} " + ("\n" if i % 9 == 8 else "") for i in range(3000)]
+    item = mm.message_item("".join(words))
+    events: list = [{"type": "response.created", "response": {"id": "r"}},
+                    {"type": "response.output_item.added", "output_index": 0, "item": item}]
+    events += [{"type": "response.output_text.delta", "output_index": 0, "content_index": 0,
+                "delta": w} for w in words]
+    events += [{"type": "response.output_item.done", "output_index": 0, "item": item},
+               {"type": "response.completed", "response": {"id": "r", "usage": mm.USAGE}}]
+    with mm.MockModel() as m:
+        m.add(mm.Reply(events=events))
+        c = make_client(_provider(m.url), model="m", api_key=None, session_id="sid")
+        evs = asyncio.run(_collect(c, Prompt("inst", [])))
+        c.close()
+    deltas = [e.delta for e in evs if isinstance(e, TextDelta)]
+    assert "".join(deltas) == "".join(words)
+    assert 1 <= len(deltas) <= len(words)
+    kinds = [type(e).__name__ for e in evs]
+    assert kinds[-2:] == ["ItemDone", "Completed"]
+
+
+def test_merge_deltas_joins_runs_of_one_part_only() -> None:
+    from codex.core.client.responses import merge_deltas
+
+    def d(text: str, kind: str = "response.output_text.delta", **kw: object) -> dict:
+        return {"type": kind, "delta": text, "output_index": 0, "content_index": 0, **kw}
+
+    other = {"type": "response.output_item.added", "output_index": 1, "item": {}}
+    batch = [d("a"), d("b"), d("c", content_index=1), other, d("x"), d("y"),
+             d("s1", "response.reasoning_summary_text.delta"),
+             d("s2", "response.reasoning_summary_text.delta"), DONE]
+    merged = merge_deltas(batch)
+    assert [(e.get("type"), e.get("delta")) if isinstance(e, dict) else e for e in merged] == [
+        ("response.output_text.delta", "ab"), ("response.output_text.delta", "c"),
+        ("response.output_item.added", None), ("response.output_text.delta", "xy"),
+        ("response.reasoning_summary_text.delta", "s1s2"), DONE]
+    assert merge_deltas([d("only")]) == [d("only")]
+
+
+def test_sse_decoder_reads_bytes_and_keeps_odd_payloads_safe() -> None:
+    from codex.core.client.sse import SseDecoder
+
+    dec = SseDecoder()
+    out = []
+    for raw in [b"data:{\"a\":1}", b"", b"data", b"", b"data: \xff\xfe", b"", b"id: 5",
+                b"retry: 10", b"data: {\"b\":", b"data: 2}", b"", b": ping", b"data: [DONE]",
+                b""]:
+        ev = dec.feed(raw)
+        if ev is not None:
+            out.append(ev)
+    assert out == [{"a": 1}, {"b": 2}, DONE]

@@ -93,14 +93,31 @@ class EarlyComposer:
         attrs[6][termios.VMIN] = 1
         attrs[6][termios.VTIME] = 0
         termios.tcsetattr(self.fd_in, termios.TCSANOW, attrs)
+        # What was typed before this point went through the cooked line discipline, which
+        # turned Enter (CR) into LF: give it back its CR, or the UI would read Ctrl-J (a new
+        # line in the composer) instead of Enter (send).
+        typed = self._read_pending().replace(b"\n", b"\r")
+        self._raw += typed
+        self._apply(self._decoder.decode(typed))
         self._wake_r, self._wake_w = os.pipe()
         # Blank line, prompt, footer; then back up to the prompt line.
         self._write(BRACKETED_PASTE_ON + "\r\n" + PROMPT + "\r\n"
                     + FOOTER_STYLE + fit(self.footer, self._columns() - 1) + RESET
                     + "\x1b[1A\r\x1b[2C")
+        if self._preview.text:
+            self._draw()
         self._thread = threading.Thread(target=self._read_keys, name="codex-early-keys",
                                         daemon=True)
         self._thread.start()
+
+    def _read_pending(self) -> bytes:
+        data = b""
+        while select.select([self.fd_in], [], [], 0)[0]:
+            chunk = os.read(self.fd_in, 4096)
+            if not chunk:
+                break
+            data += chunk
+        return data
 
     def stop(self, *, erase: bool = False) -> bytes:
         """Stop reading; leave the cursor where the UI starts drawing (the blank line above

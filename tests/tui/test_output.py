@@ -164,6 +164,22 @@ def test_early_composer_echoes_and_hands_over_every_byte() -> None:
         os.close(slave)
 
 
+def test_enter_typed_before_the_composer_started_is_still_enter() -> None:
+    # Typed while the terminal was still cooked: the line discipline turned CR into LF.
+    master, slave = _pty()
+    try:
+        os.write(master, b"sent early\r")
+        time.sleep(0.1)
+        early = EarlyComposer(slave, slave, "footer")
+        early.start()
+        _read_until(master, b"sent early")
+        assert early.stop() == b"sent early\r"
+        early.close()
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 def test_early_composer_close_restores_the_terminal_modes() -> None:
     import termios
 

@@ -184,6 +184,14 @@ def script(mock: mm.MockModel, reply: mm.Reply) -> None:
     mock.add(*[pick] * 20)
 
 
+def echo_ms(p: Pane, count: int) -> float:
+    """Type one more `q` and wait until the screen shows `count` of them: milliseconds."""
+    t = time.perf_counter()
+    p.keys("q")
+    p.wait(lambda s: composer_count(s, "q") >= count, 10)
+    return (time.perf_counter() - t) * 1000
+
+
 def send_prompt(p: Pane) -> float:
     """Type the prompt and press Enter until the answer starts (Codex drops an Enter pressed
     while its start-up is still under way, even after it drew its footer); the time the
@@ -216,11 +224,8 @@ def bench_echo(argv: list[str], tmp: Path, mock: mm.MockModel, repo: Path) -> li
             s = p.screen()
             if end in s:
                 break
-            t = time.perf_counter()
-            p.keys("q")
             count += 1
-            p.wait(lambda s, c=count: composer_count(s, "q") >= c, 10)
-            lat.append((time.perf_counter() - t) * 1000)
+            lat.append(echo_ms(p, count))
             time.sleep(0.05)
     finally:
         p.close()
@@ -238,10 +243,7 @@ def bench_echo_floor(tmp: Path, n: int = 60) -> list[float]:
     try:
         p.wait(lambda s: True)
         for count in range(1, n + 1):
-            t = time.perf_counter()
-            p.keys("q")
-            p.wait(lambda s, c=count: composer_count(s, "q") >= c, 10)
-            lat.append((time.perf_counter() - t) * 1000)
+            lat.append(echo_ms(p, count))
             time.sleep(0.05)
     finally:
         p.close()

@@ -43,10 +43,10 @@ from prompt_toolkit.output.color_depth import ColorDepth
 
 from codex.core import protocol as P
 from codex.tui import cells, history
-from codex.tui.banner import short_path
+from codex.tui.banner import fit, short_path
 from codex.tui.commands import SlashCommand, builtin_commands
 from codex.tui.custom_prompts import CustomPrompt, discover, expand
-from codex.tui.early import EarlyComposer, fit, footer_text
+from codex.tui.early import EarlyComposer, footer_text
 from codex.tui.live import ScrollbackWriter, inline_output
 from codex.tui.output import HistoryQueue
 from codex.tui.render import Renderer

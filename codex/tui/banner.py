@@ -8,26 +8,30 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 DIM, BOLD, RESET = "\x1b[2m", "\x1b[1m", "\x1b[0m"
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+def text_width(text: str) -> int:
+    """Terminal columns of `text` (wide characters count 2, combining marks 0)."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF"
+               else 1 for c in text)
 
 
-def _fit(text: str, width: int) -> str:
-    if _width(text) <= width:
+def fit(text: str, width: int, measure: Callable[[str], int] = text_width) -> str:
+    """`text` cut to `width` columns (as `measure` counts them), with an ellipsis when cut."""
+    if measure(text) <= width:
         return text
-    out, used = "", 0
+    out, used = [], 0
     for c in text:
-        w = _width(c)
+        w = measure(c)
         if used + w > width - 1:
             break
-        out += c
+        out.append(c)
         used += w
-    return out + "…"
+    return "".join(out) + "…"
 
 
 def short_path(path: Path) -> str:
@@ -46,9 +50,9 @@ def header(version: str, model: str, effort: str | None, cwd: Path, columns: int
             (f"{DIM}directory:{RESET} {short_path(cwd)}", f"directory: {short_path(cwd)}")]
     out = [f"{DIM}╭{'─' * (inner + 2)}╮{RESET}"]
     for styled, plain in rows:
-        if _width(plain) > inner:
-            styled = plain = _fit(plain, inner)
-        out.append(f"{DIM}│{RESET} {styled}{' ' * (inner - _width(plain))} {DIM}│{RESET}")
+        if text_width(plain) > inner:
+            styled = plain = fit(plain, inner)
+        out.append(f"{DIM}│{RESET} {styled}{' ' * (inner - text_width(plain))} {DIM}│{RESET}")
     out.append(f"{DIM}╰{'─' * (inner + 2)}╯{RESET}")
     return out
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from rich.cells import cell_len
 from rich.text import Text
 
+from codex.tui.banner import fit
 from codex.tui.render import Renderer
 from codex.tui.sanitize import sanitize
 
@@ -32,16 +33,7 @@ class Cell:
 
 def truncate(text: str, width: int) -> str:
     """`text` cut to `width` terminal columns (wide characters count 2), with an ellipsis."""
-    if cell_len(text) <= width:
-        return text
-    out, used = [], 0
-    for ch in text:
-        w = cell_len(ch)
-        if used + w > width - 1:
-            break
-        out.append(ch)
-        used += w
-    return "".join(out) + "…"
+    return fit(text, width, cell_len)
 
 
 def _styled(r: Renderer, text: str, style: str) -> str:

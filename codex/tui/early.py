@@ -23,8 +23,9 @@ import os
 import select
 import termios
 import threading
-import unicodedata
 from dataclasses import dataclass
+
+from codex.tui.banner import fit, text_width
 
 PROMPT = "\x1b[1;36m›\x1b[0m "  # what the UI's composer draws: bold cyan mark, a space
 FOOTER_STYLE = "\x1b[90m"  # the UI's footer colour (ansibrightblack)
@@ -33,26 +34,6 @@ BRACKETED_PASTE_ON = "\x1b[?2004h"
 BRACKETED_PASTE_OFF = "\x1b[?2004l"
 _BACKSPACE = ("\x7f", "\x08")
 JOIN_TIMEOUT_S = 1.0
-
-
-def text_width(text: str) -> int:
-    """Terminal columns of `text` (wide characters count 2, combining marks 0)."""
-    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF"
-               else 1 for c in text)
-
-
-def fit(text: str, width: int) -> str:
-    """`text` cut to `width` columns, with an ellipsis when cut."""
-    if text_width(text) <= width:
-        return text
-    out, used = [], 0
-    for c in text:
-        w = text_width(c)
-        if used + w > width - 1:
-            break
-        out.append(c)
-        used += w
-    return "".join(out) + "…"
 
 
 def footer_text(model: str, effort: str | None, cwd_label: str) -> str:

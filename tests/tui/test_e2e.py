@@ -43,6 +43,16 @@ def send(tui: Tui, text: str) -> None:
     tui.term.keys("Enter")
 
 
+def one_turn_then_quit(tui: Tui, question: str, reply: str) -> None:
+    """Start codex, ask `question`, wait for `reply` and the end of the turn, quit."""
+    tui.mock.add(answer(reply))
+    tui.start()
+    send(tui, question)
+    tui.term.wait_for(reply, whole=True)
+    idle(tui)
+    tui.quit()
+
+
 def idle(tui: Tui) -> str:
     """Wait until no turn runs (the status line is gone, the footer is back)."""
     return tui.term.wait_for(lambda s: "esc to interrupt" not in s and "? for shortcuts" in s)
@@ -233,12 +243,8 @@ def test_ctrl_c_twice_quits_with_the_resume_hint(tui: Tui) -> None:
 def test_resume_last_replays_the_history(tui_wide: Tui) -> None:
     tui = tui_wide
     tui.trust()
-    tui.mock.add(answer("the first answer"), answer("second session answer"))
-    tui.start()
-    send(tui, "first question")
-    tui.term.wait_for("the first answer", whole=True)
-    idle(tui)
-    tui.quit()
+    one_turn_then_quit(tui, "first question", "the first answer")
+    tui.mock.add(answer("second session answer"))
     tui.term.keys("clear", "Enter")
     tui.term._tmux("clear-history", "-t", "main")
     tui.start("resume", "--last")
@@ -311,12 +317,7 @@ def test_at_completes_a_file_name(tui_wide: Tui) -> None:
 def test_history_up_recalls_the_last_prompt_across_restarts(tui_wide: Tui) -> None:
     tui = tui_wide
     tui.trust()
-    tui.mock.add(answer("noted"))
-    tui.start()
-    send(tui, "remember this prompt")
-    tui.term.wait_for("noted", whole=True)
-    idle(tui)
-    tui.quit()
+    one_turn_then_quit(tui, "remember this prompt", "noted")
     tui.start()
     tui.term.keys("Up")
     tui.term.wait_for("› remember this prompt")
@@ -502,12 +503,7 @@ def test_trust_in_a_git_checkout_records_the_repository_root(tui_wide: Tui) -> N
 def test_resume_last_is_scoped_to_the_folder(tui_wide: Tui) -> None:
     tui = tui_wide
     tui.trust()
-    tui.mock.add(answer("answer in the repo"))
-    tui.start()
-    send(tui, "asked in the repo")
-    tui.term.wait_for("answer in the repo", whole=True)
-    idle(tui)
-    tui.quit()
+    one_turn_then_quit(tui, "asked in the repo", "answer in the repo")
     other = tui.repo.parent / "elsewhere"
     other.mkdir()
     tui.term.run(["cd", str(other)])

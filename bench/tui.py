@@ -1,14 +1,21 @@
 """Benchmarks of the interactive UI, measured in tmux (figures go to BENCHMARKS.md).
 
-    .venv/bin/python bench/tui.py [--binary dist/codex-<triple>] [--codex PATH] [--runs N]
+    .venv/bin/python bench/tui.py [--binary dist/codex-<triple>] [--codex PATH]
+                                  [--extra NAME=COMMAND]... [--runs N]
                                   [--only startup|echo|throughput]
 
-- startup: time from launching the program in a fresh tmux pane to the first painted
-  character ("first paint"), and to a composer that shows a key typed at launch ("ready":
-  a line holding the prompt mark `›` and that key). Codex's own binary is measured the same
-  way in the same run when --codex is given (`npm i @openai/codex` into a cache dir).
-- echo: keystroke-to-echo latency while a 10,000-token answer streams: a key every 50 ms,
-  the time until the composer line shows one more of it (p50/p99).
+Every program gets the same CODEX_HOME: the mock model as a custom provider (key from the
+environment), the repository trusted. Codex's own binary (`npm i @openai/codex` into a cache
+dir) runs with `--no-daemon` (otherwise it waits for a background server it downloads).
+
+- startup: from launching the program in a fresh tmux pane to its first painted character
+  ("first paint"; a Z is typed at launch and the terminal itself echoes it while still in
+  cooked mode, so that Z does not count), and to a composer that shows the Z ("ready": a line
+  holding the prompt mark `›` and the Z). Runs of the programs are interleaved.
+- echo: keystroke-to-echo latency while a 10,000-token answer streams (paced, ~2,500
+  tokens/s): a key every 50 ms, the time until the composer shows one more of it (p50/p99);
+  first the same for a pane that only sleeps (the tty's own echo: the floor that tmux, the
+  scheduler and this harness's polling set on this machine).
 - throughput: a 10,000-token answer sent by the mock model as fast as it can; tokens divided
   by the time from the answer's first line to its last line on the screen.
 
@@ -275,6 +282,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--binary", help="the packaged codex (default: this checkout)")
     ap.add_argument("--codex", help="Codex's own binary, measured in the same run")
+    ap.add_argument("--extra", action="append", default=[], metavar="NAME=COMMAND",
+                    help="another program measured in the same run (e.g. an earlier "
+                         "revision: before='env PYTHONPATH=/tmp/old python -m codex')")
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--only", choices=["startup", "echo", "throughput"])
     args = ap.parse_args()
@@ -285,6 +295,9 @@ def main() -> int:
     # downloads on first use (no network here).
     targets = [("ours", ours)] + ([("codex", [args.codex, "--no-daemon"])] if args.codex
                                   else [])
+    for spec in args.extra:
+        name, _, command = spec.partition("=")
+        targets.append((name, shlex.split(command)))
     _patch_mock_pacing()
     with tempfile.TemporaryDirectory() as d, mm.MockModel() as mock:
         tmp = Path(d)

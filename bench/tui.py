@@ -76,6 +76,12 @@ class Pane:
             time.sleep(0.002)
         raise TimeoutError(self.screen())
 
+    def program_pid(self) -> int:
+        """The program the pane runs (the child of the pane's `sh -c`)."""
+        shell = self._tmux("display-message", "-p", "-t", "b", "#{pane_pid}").strip()
+        out = subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True).stdout
+        return int(out.split()[0])
+
     def close(self) -> None:
         self._tmux("kill-server")
 
@@ -257,7 +263,16 @@ def bench_echo_floor(tmp: Path, n: int = 60) -> list[float]:
     return lat
 
 
-def bench_throughput(argv: list[str], tmp: Path, mock: mm.MockModel, repo: Path) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_throughput(argv: list[str], tmp: Path, mock: mm.MockModel,
+                     repo: Path) -> tuple[float, float]:
+    """(tokens/s from the first line to the last on screen, CPU seconds the program spent
+    on the turn: independent of the machine's load)."""
     _home, env = setup_home(tmp, mock, repo)
     end = "END-OF-ANSWER"
     script(mock, streaming_reply(TOKENS, 0.0, end))
@@ -266,11 +281,16 @@ def bench_throughput(argv: list[str], tmp: Path, mock: mm.MockModel, repo: Path)
         # Both footers name the model once the program takes a prompt (Codex ignores Enter
         # before its start-up is done).
         p.wait(lambda s: "›" in s and "mock-model" in s)
+        time.sleep(1.0)  # start-up work (engine import, session start) is not the turn's
+        pid = p.program_pid()
+        cpu0 = cpu_seconds(pid)
         t_first = send_prompt(p)
         t_last = p.wait(lambda s: end in s, 120)
+        time.sleep(0.3)
+        cpu = cpu_seconds(pid) - cpu0
     finally:
         p.close()
-    return TOKENS / (t_last - t_first)
+    return TOKENS / (t_last - t_first), cpu
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -330,9 +350,10 @@ def main() -> int:
         if args.only in (None, "throughput"):
             for name, argv in targets:
                 with mm.MockModel() as fresh:
-                    tps = bench_throughput(argv, tmp, fresh, repo)
+                    tps, cpu = bench_throughput(argv, tmp, fresh, repo)
                 print(f"{name}: render throughput {tps:,.0f} tokens/s "
-                      f"({TOKENS:,} tokens, first line to last line on screen)", flush=True)
+                      f"({TOKENS:,} tokens, first line to last line on screen); "
+                      f"CPU {cpu:.2f} s for the turn", flush=True)
     return 0
 
 

@@ -7,35 +7,39 @@ the start-up time) to run the application in `codex.tui.app`.
 
 from __future__ import annotations
 
+# Only what is loaded already (codex.cli) or cheap: the top of the header is painted before
+# anything else is imported (dataclasses and typing alone are ~15 ms).
+import argparse
 import os
-import signal
 import sys
-import termios
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
-from typing import Any
 
 from codex import __version__
 from codex.errors import UsageError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    import logging
+
+    from codex.config import Config
+    from codex.tui.early import EarlyComposer
 
 NOT_A_TERMINAL = ("codex: the interactive UI needs a terminal, and {what} is not one.\n"
                   "For a non-interactive run use `codex exec`, e.g.  "
                   "echo 'explain this repo' | codex exec -\n")
 
 
-@dataclass(frozen=True, slots=True)
-class ResumeRequest:
-    last: bool
-    all_folders: bool
-    session_id: str | None
+# `codex resume`: --last (bool), --all (bool), the session id (str | None).
+ResumeRequest = namedtuple("ResumeRequest", "last all_folders session_id")
 
 
-def run(args: Any) -> int:
+def run(args: argparse.Namespace) -> int:
     """`codex [OPTIONS] [PROMPT]`."""
     return _main(args, None, getattr(args, "prompt", None))
 
 
-def run_resume(args: Any) -> int:
+def run_resume(args: argparse.Namespace) -> int:
     """`codex resume [--last | --all | ID] [PROMPT]`."""
     session_id, prompt = args.session_id, args.prompt
     if args.last and session_id is not None:
@@ -45,7 +49,7 @@ def run_resume(args: Any) -> int:
     return _main(args, ResumeRequest(args.last, args.all, session_id), prompt)
 
 
-def _flags(args: Any) -> dict[str, Any]:
+def _flags(args: argparse.Namespace) -> dict[str, object]:
     sandbox, approval = args.sandbox, args.approval
     if args.bypass:
         sandbox, approval = "danger-full-access", "never"
@@ -65,20 +69,27 @@ def _check_terminal() -> str | None:
     return None
 
 
-def _main(args: Any, resume: ResumeRequest | None, prompt: str | None) -> int:
+def _main(args: argparse.Namespace, resume: ResumeRequest | None, prompt: str | None) -> int:
     bad = _check_terminal()
     if bad is not None:
         sys.stderr.write(NOT_A_TERMINAL.format(what=bad))
         return 1
-    from codex.config import load_from_args
     from codex.tui import banner
 
-    held = _hold_logs()
-    cfg = load_from_args(args, _flags(args))
-    cwd = Path.cwd()
+    # The header's top first (no configuration needed), its model row once it is read.
     columns = os.get_terminal_size(sys.stdout.fileno()).columns
-    banner.paint(banner.header(__version__, str(cfg.get("model")),
-                               cfg.get("model_reasoning_effort"), cwd, columns))
+    banner.paint(banner.header_top(__version__, columns))
+    held = _hold_logs()
+    try:
+        from codex.config import load_from_args
+
+        cfg = load_from_args(args, _flags(args))
+    except BaseException:
+        banner.paint([banner.header_end(columns)])  # the error is printed below a closed box
+        raise
+    cwd = Path.cwd()
+    banner.paint(banner.header_bottom(str(cfg.get("model")), cfg.get("model_reasoning_effort"),
+                                      cwd, columns))
     early = _start_early_composer(cfg, cwd, resume)
     _log_to_file(held)
     try:
@@ -92,9 +103,13 @@ def _main(args: Any, resume: ResumeRequest | None, prompt: str | None) -> int:
             early.close()
 
 
-def _start_early_composer(cfg: Any, cwd: Path, resume: ResumeRequest | None) -> Any:
+def _start_early_composer(cfg: Config, cwd: Path,
+                          resume: ResumeRequest | None) -> EarlyComposer | None:
     """Echo keys while the UI loads (`codex.tui.early`), unless a question comes first
     (the trust prompt, the resume picker). None when not started."""
+    import signal
+    import termios
+
     from codex.tui import trust
 
     if resume is not None and not (resume.last or resume.session_id):
@@ -118,7 +133,7 @@ def _start_early_composer(cfg: Any, cwd: Path, resume: ResumeRequest | None) -> 
     return early
 
 
-def _exit_on_signal(signum: int, _frame: Any) -> None:
+def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
@@ -130,7 +145,7 @@ class _HeldLogs:
     def __init__(self) -> None:
         import logging
 
-        self.records: list[Any] = []
+        self.records: list[logging.LogRecord] = []
         self.handler = logging.Handler()
         self.handler.emit = self.records.append  # type: ignore[method-assign]
 

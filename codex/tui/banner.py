@@ -40,21 +40,39 @@ def short_path(path: Path) -> str:
     return "~" + p[len(home):] if home != "/" and (p == home or p.startswith(home + "/")) else p
 
 
-def header(version: str, model: str, effort: str | None, cwd: Path, columns: int) -> list[str]:
-    """The session header box, at most `columns` wide (ANSI lines)."""
-    inner = max(10, min(columns - 4, 60))
-    rows = [(f"{BOLD}>_ codex{RESET} {DIM}(v{version}){RESET}", f">_ codex (v{version})"),
-            ("", ""),
-            (f"{DIM}model:{RESET}     {model}" + (f" {effort}" if effort else ""),
-             f"model:     {model}" + (f" {effort}" if effort else "")),
-            (f"{DIM}directory:{RESET} {short_path(cwd)}", f"directory: {short_path(cwd)}")]
-    out = [f"{DIM}╭{'─' * (inner + 2)}╮{RESET}"]
-    for styled, plain in rows:
-        if text_width(plain) > inner:
-            styled = plain = fit(plain, inner)
-        out.append(f"{DIM}│{RESET} {styled}{' ' * (inner - text_width(plain))} {DIM}│{RESET}")
-    out.append(f"{DIM}╰{'─' * (inner + 2)}╯{RESET}")
-    return out
+def _inner(columns: int) -> int:
+    return max(10, min(columns - 4, 60))
+
+
+def _row(styled: str, plain: str, inner: int) -> str:
+    if text_width(plain) > inner:
+        styled = plain = fit(plain, inner)
+    return f"{DIM}│{RESET} {styled}{' ' * (inner - text_width(plain))} {DIM}│{RESET}"
+
+
+def header_top(version: str, columns: int) -> list[str]:
+    """The header box's first lines: what needs no configuration, so it is painted before
+    the configuration is even read (ANSI lines, at most `columns` wide)."""
+    inner = _inner(columns)
+    return [f"{DIM}╭{'─' * (inner + 2)}╮{RESET}",
+            _row(f"{BOLD}>_ codex{RESET} {DIM}(v{version}){RESET}", f">_ codex (v{version})",
+                 inner),
+            _row("", "", inner)]
+
+
+def header_bottom(model: str, effort: str | None, cwd: Path, columns: int) -> list[str]:
+    """The rest of the header box: model, reasoning effort and directory."""
+    inner = _inner(columns)
+    model_text = model + (f" {effort}" if effort else "")
+    return [_row(f"{DIM}model:{RESET}     {model_text}", f"model:     {model_text}", inner),
+            _row(f"{DIM}directory:{RESET} {short_path(cwd)}", f"directory: {short_path(cwd)}",
+                 inner),
+            header_end(columns)]
+
+
+def header_end(columns: int) -> str:
+    """The box's bottom border (also closes it when the configuration cannot be read)."""
+    return f"{DIM}╰{'─' * (_inner(columns) + 2)}╯{RESET}"
 
 
 def paint(lines: list[str]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shlex
@@ -22,11 +21,6 @@ if shutil.which("tmux") is None:  # pragma: no cover - the CI image installs tmu
     pytest.skip("tmux is not installed (apt-get install tmux)", allow_module_level=True)
 
 SIZES = [(100, 30), (40, 12)]
-# The UI renders the session engine's events; until branch `session` is merged here there is
-# no engine to drive (these tests pass against it: see the tui branch's report).
-needs_session = pytest.mark.skipif(importlib.util.find_spec("codex.core.session") is None,
-                                   reason="the session engine (codex.core.session) is not "
-                                          "merged into this branch yet")
 API_KEY = "sk-test-key"
 
 

@@ -15,9 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support import mock_model as mm
-from tests.tui.conftest import Tui, answer, needs_session
-
-pytestmark = needs_session
+from tests.tui.conftest import Tui, answer
 
 MD_ANSWER = ("# Result heading\n\nThe **answer** has `code` and a list:\n\n- first point\n"
              "- second point\n\n```python\ndef add(a, b):\n    return a + b\n```\n\nAll done.\n")

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 from tests.conftest import codex_cmd
-from tests.tui.conftest import Tui, make_env, needs_session
+from tests.tui.conftest import Tui, make_env
 
 
 def test_stdin_not_a_terminal_exits_1_pointing_to_exec(tmp_path: Path) -> None:
@@ -22,7 +22,6 @@ def test_stdin_not_a_terminal_exits_1_pointing_to_exec(tmp_path: Path) -> None:
     assert p.stdout == ""
 
 
-@needs_session
 def test_trust_prompt_records_the_project_and_keeps_comments(tui: Tui) -> None:
     cfg = tui.home / "config.toml"
     cfg.write_text('# my own notes about codex\nmodel_reasoning_effort = "high"  # keep\n')
@@ -42,7 +41,6 @@ def test_trust_prompt_records_the_project_and_keeps_comments(tui: Tui) -> None:
     tui.quit()
 
 
-@needs_session
 def test_trust_answer_no_is_recorded_and_asks_for_approval(tui_wide: Tui) -> None:
     tui = tui_wide
     tui.start(ready="Do you trust")

@@ -110,7 +110,9 @@ def run(args: Any) -> int:
     if opts.resume:
         from codex.core.rollout import find_rollout
 
-        resume_path = find_rollout(cfg.codex_home, opts.resume_id)
+        # --last means the newest session of this directory, unless --all.
+        resume_path = find_rollout(cfg.codex_home, opts.resume_id,
+                                   cwd=None if opts.all_sessions else cwd)
     schema = output_schema(opts.output_schema)
     images = [image_part(p) for p in opts.images]
     prompt = resolve_prompt(opts.prompt, required=not opts.resume or bool(images))

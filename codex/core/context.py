@@ -4,82 +4,43 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codex.core.history import user_message
 from codex.core.policy import Policy
+from codex.core.project_docs import AGENTS_FILE, find_git_root, read_docs
 
-__all__ = ["AgentsDocs", "agents_instructions", "environment_context", "find_git_root",
-           "initial_items", "load_agents_docs", "user_message"]
-
-AGENTS_FILE = "AGENTS.md"
-
-
-def find_git_root(cwd: Path) -> Path | None:
-    """The nearest directory at or above `cwd` holding `.git` (a directory or a file)."""
-    for d in (cwd, *cwd.parents):
-        if (d / ".git").exists():
-            return d
-    return None
-
-
-def _read_capped(path: Path, budget: int) -> str:
-    try:
-        with path.open("rb") as f:
-            data = f.read(budget)
-    except OSError:
-        return ""
-    return data.decode("utf-8", "ignore").strip()
+__all__ = ["AGENTS_FILE", "AgentsDocs", "agents_instructions", "environment_context",
+           "find_git_root", "initial_items", "load_agents_docs", "user_message"]
 
 
 @dataclass(frozen=True)
 class AgentsDocs:
-    """The merged AGENTS.md instructions (None when there are none) and the files read."""
+    """The merged instructions (None when there are none) and the files they came from."""
 
     text: str | None
     files: tuple[str, ...] = ()
 
 
-def load_agents_docs(home: Path, cwd: Path, max_bytes: int) -> AgentsDocs:
-    """Global `$CODEX_HOME/AGENTS.md`, then every AGENTS.md from the repo root down to cwd.
-
-    The project files together are capped at `max_bytes` (0 turns them off), the deepest
-    files losing out when the budget runs out, since the root's rules apply to everything.
-    """
-    parts: list[str] = []
-    files: list[str] = []
-    glob = home / AGENTS_FILE
-    if glob.is_file():
-        text = _read_capped(glob, max(max_bytes, 1) if max_bytes else 1 << 20)
-        if text:
-            parts.append(text)
-            files.append(str(glob))
-    if max_bytes > 0:
-        root = find_git_root(cwd) or cwd
-        chain = [cwd, *cwd.parents]
-        dirs = list(reversed(chain[: chain.index(root) + 1])) if root in chain else [cwd]
-        budget = max_bytes
-        for d in dirs:
-            f = d / AGENTS_FILE
-            if budget <= 0 or not f.is_file():
-                continue
-            text = _read_capped(f, budget)
-            if text:
-                budget -= len(text.encode())
-                parts.append(text)
-                files.append(str(f))
-    if not parts:
+def load_agents_docs(home: Path, cwd: Path, max_bytes: int,
+                     fallback_filenames: Iterable[str] = ()) -> AgentsDocs:
+    """The global and project docs for `cwd` as the session starts with them (which files
+    and how much of them: `codex.core.project_docs`)."""
+    docs = read_docs(home, cwd, max_bytes, fallback_filenames)
+    if not docs:
         return AgentsDocs(None)
-    body = "\n\n".join(parts)
+    body = "\n\n".join(doc.text for doc in docs)
     return AgentsDocs(f"# AGENTS.md instructions for {cwd}\n\n<INSTRUCTIONS>\n{body}\n"
-                      "</INSTRUCTIONS>", tuple(files))
+                      "</INSTRUCTIONS>", tuple(str(doc.path) for doc in docs))
 
 
-def agents_instructions(home: Path, cwd: Path, max_bytes: int) -> str | None:
-    """The AGENTS.md text the session starts with (see `load_agents_docs`)."""
-    return load_agents_docs(home, cwd, max_bytes).text
+def agents_instructions(home: Path, cwd: Path, max_bytes: int,
+                        fallback_filenames: Iterable[str] = ()) -> str | None:
+    """The user message text holding the global and project docs for `cwd`, or None."""
+    return load_agents_docs(home, cwd, max_bytes, fallback_filenames).text
 
 
 def _shell_name() -> str:
@@ -118,6 +79,7 @@ def _timezone() -> str:
 
 
 def initial_items(home: Path, cwd: Path, policy: Policy, max_bytes: int,
+                  fallback_filenames: Iterable[str] = (),
                   developer_instructions: str | None = None) -> list[dict[str, Any]]:
     """The first items of a new session: developer instructions (when given), the AGENTS.md
     instructions (when any), then the environment context."""
@@ -125,7 +87,7 @@ def initial_items(home: Path, cwd: Path, policy: Policy, max_bytes: int,
     if developer_instructions:
         items.append({"type": "message", "role": "developer",
                       "content": [{"type": "input_text", "text": developer_instructions}]})
-    agents = agents_instructions(home, cwd, max_bytes)
+    agents = agents_instructions(home, cwd, max_bytes, fallback_filenames)
     if agents:
         items.append(user_message(agents))
     items.append(user_message(environment_context(cwd, policy)))

@@ -216,7 +216,9 @@ class Session:
             api_key = resolve_api_key(provider, cfg.codex_home,
                                       exec_mode=options.originator == EXEC_ORIGINATOR)
         instructions = options.base_instructions or BASE_INSTRUCTIONS
-        docs = load_agents_docs(cfg.codex_home, cwd, int(cfg["project_doc_max_bytes"]))
+        doc_names = cfg.get("project_doc_fallback_filenames") or ()
+        docs = load_agents_docs(cfg.codex_home, cwd, int(cfg["project_doc_max_bytes"]),
+                                doc_names)
         self._agents_files = docs.files
         # Everything that can refuse the configuration comes before the rollout file exists.
         rec = read_rollout(options.resume_path) if options.resume_path is not None else None
@@ -233,7 +235,7 @@ class Session:
                                                                                       rec)
         else:
             items = initial_items(cfg.codex_home, cwd, policy, int(cfg["project_doc_max_bytes"]),
-                                  options.developer_instructions)
+                                  doc_names, options.developer_instructions)
             remembered = []
             rollout, failure = open_rollout(options, session_id, {
                 "cwd": str(cwd), "originator": options.originator,

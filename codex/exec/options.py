@@ -12,11 +12,13 @@ from codex.errors import UsageError
 @dataclass(frozen=True)
 class ExecOptions:
     """Everything `codex exec` was asked to do. `prompt` None: read it from stdin; `resume`
-    with `resume_id` None: the most recent session (`--last`)."""
+    with `resume_id` None: the most recent session (`--last`) started in this directory, or
+    in any directory with `all_sessions` (`--all`)."""
 
     prompt: str | None
     resume: bool = False
     resume_id: str | None = None
+    all_sessions: bool = False
     images: tuple[str, ...] = ()
     json: bool = False
     output_last_message: Path | None = None
@@ -37,6 +39,7 @@ class ExecOptions:
         resume, resume_id, prompt = _positionals(args)
         out = getattr(args, "output_last_message", None)
         return cls(prompt=prompt, resume=resume, resume_id=resume_id,
+                   all_sessions=bool(getattr(args, "all", False)),
                    images=tuple(getattr(args, "image", None) or ()),
                    json=bool(getattr(args, "json", False)),
                    output_last_message=Path(out) if out else None,
@@ -76,8 +79,9 @@ def _positionals(args: Any) -> tuple[bool, str | None, str | None]:
         if len(extra) > 2:
             raise UsageError("resume takes a session id and at most one prompt argument")
         return True, extra[0], extra[1] if len(extra) > 1 else None
-    if last:
-        raise UsageError("--last only goes with resume: codex exec resume --last [PROMPT]")
+    if last or getattr(args, "all", False):
+        flag = "--last" if last else "--all"
+        raise UsageError(f"{flag} only goes with resume: codex exec resume --last [PROMPT]")
     if prompt is None:
         return False, None, None
     return False, None, " ".join([prompt, *extra]) if extra else prompt

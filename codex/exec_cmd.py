@@ -112,7 +112,7 @@ def run(args: Any) -> int:
 
         # --last means the newest session of this directory, unless --all.
         resume_path = find_rollout(cfg.codex_home, opts.resume_id,
-                                   cwd=None if opts.all_folders else cwd)
+                                   cwd=None if opts.all_sessions else cwd)
     schema = output_schema(opts.output_schema)
     images = [image_part(p) for p in opts.images]
     prompt = resolve_prompt(opts.prompt, required=not opts.resume or bool(images))

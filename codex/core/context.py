@@ -19,7 +19,7 @@ __all__ = ["AGENTS_FILE", "AgentsDocs", "agents_instructions", "environment_cont
 
 @dataclass(frozen=True)
 class AgentsDocs:
-    """The merged AGENTS.md instructions (None when there are none) and the files read."""
+    """The merged instructions (None when there are none) and the files they came from."""
 
     text: str | None
     files: tuple[str, ...] = ()
@@ -27,8 +27,8 @@ class AgentsDocs:
 
 def load_agents_docs(home: Path, cwd: Path, max_bytes: int,
                      fallback_filenames: Iterable[str] = ()) -> AgentsDocs:
-    """The global and project docs for `cwd` as one user message text, and their paths
-    (which files and how much of them: `codex.core.project_docs`)."""
+    """The global and project docs for `cwd` as the session starts with them (which files
+    and how much of them: `codex.core.project_docs`)."""
     docs = read_docs(home, cwd, max_bytes, fallback_filenames)
     if not docs:
         return AgentsDocs(None)
@@ -39,7 +39,7 @@ def load_agents_docs(home: Path, cwd: Path, max_bytes: int,
 
 def agents_instructions(home: Path, cwd: Path, max_bytes: int,
                         fallback_filenames: Iterable[str] = ()) -> str | None:
-    """The AGENTS.md text the session starts with (see `load_agents_docs`)."""
+    """The user message text holding the global and project docs for `cwd`, or None."""
     return load_agents_docs(home, cwd, max_bytes, fallback_filenames).text
 
 
@@ -79,8 +79,8 @@ def _timezone() -> str:
 
 
 def initial_items(home: Path, cwd: Path, policy: Policy, max_bytes: int,
-                  developer_instructions: str | None = None,
-                  fallback_filenames: Iterable[str] = ()) -> list[dict[str, Any]]:
+                  fallback_filenames: Iterable[str] = (),
+                  developer_instructions: str | None = None) -> list[dict[str, Any]]:
     """The first items of a new session: developer instructions (when given), the AGENTS.md
     instructions (when any), then the environment context."""
     items: list[dict[str, Any]] = []

@@ -235,7 +235,7 @@ class Session:
                                                                                       rec)
         else:
             items = initial_items(cfg.codex_home, cwd, policy, int(cfg["project_doc_max_bytes"]),
-                                  options.developer_instructions, doc_names)
+                                  doc_names, options.developer_instructions)
             remembered = []
             rollout, failure = open_rollout(options, session_id, {
                 "cwd": str(cwd), "originator": options.originator,

@@ -12,12 +12,13 @@ from codex.errors import UsageError
 @dataclass(frozen=True)
 class ExecOptions:
     """Everything `codex exec` was asked to do. `prompt` None: read it from stdin; `resume`
-    with `resume_id` None: the most recent session (`--last`)."""
+    with `resume_id` None: the most recent session (`--last`) started in this directory, or
+    in any directory with `all_sessions` (`--all`)."""
 
     prompt: str | None
     resume: bool = False
     resume_id: str | None = None
-    all_folders: bool = False  # resume --last: any directory's newest session, not the cwd's
+    all_sessions: bool = False
     images: tuple[str, ...] = ()
     json: bool = False
     output_last_message: Path | None = None
@@ -38,7 +39,7 @@ class ExecOptions:
         resume, resume_id, prompt = _positionals(args)
         out = getattr(args, "output_last_message", None)
         return cls(prompt=prompt, resume=resume, resume_id=resume_id,
-                   all_folders=bool(getattr(args, "all", False)),
+                   all_sessions=bool(getattr(args, "all", False)),
                    images=tuple(getattr(args, "image", None) or ()),
                    json=bool(getattr(args, "json", False)),
                    output_last_message=Path(out) if out else None,

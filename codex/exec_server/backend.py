@@ -191,6 +191,7 @@ class ExecProcess(ABC):
         window (None: back to the usual window). The server pins what a client that
         acknowledges output has not yet acknowledged, so a resumed session loses nothing.
         Backends without retention ignore it."""
+        return None
 
     async def signal(self, name: str) -> bool:
         """Send signal `name` ("SIGINT", "SIGTERM", ...) to the process group; True if it was

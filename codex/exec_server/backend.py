@@ -57,6 +57,16 @@ ExecSessionEvent = Output | Exited | Closed | Failed
 TRANSPORT_DISCONNECTED = "exec-server transport disconnected"
 
 
+class BackendDisconnected(Exception):
+    """The backend lost its link to where the process runs (a remote backend's transport);
+    the process can no longer be driven. `message` starts with TRANSPORT_DISCONNECTED.
+    (Subclassed by `client_transport.ExecServerDisconnected`, which is also a CodexError.)"""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class SpawnError(Exception):
     """`ExecBackend.start` could not start the process; `message` is for people (the OS
     error text, or why the sandbox is unavailable). The process id stays free."""

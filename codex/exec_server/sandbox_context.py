@@ -240,3 +240,25 @@ def command_policy(sandbox: Mapping[str, Any] | None, cwd: str) -> Mapping[str, 
     if sandbox is None or "permissions" not in sandbox:
         return sandbox
     return rules_from_wire(sandbox, cwd=cwd).to_policy_wire()
+
+
+def context_from_policy(policy: Mapping[str, Any], cwd: str,
+                        env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Our policy dict as Codex's sandbox context (for a `process/start` to Codex's server):
+    read everywhere, write on the effective writable roots, network as the policy says."""
+    from codex.sandbox.policy import SandboxPolicy
+
+    pol = SandboxPolicy.from_wire(policy)
+    cwd_uri = path_uri.from_path(cwd)
+    if pol.full_disk_write:
+        return {"permissions": {"type": "disabled"}, "cwd": cwd_uri,
+                "windowsSandboxLevel": "disabled"}
+    entries: list[dict[str, Any]] = [
+        {"path": {"type": "special", "value": {"kind": "root"}}, "access": "read"}]
+    for root in pol.effective_writable_roots(cwd, os.environ if env is None else env):
+        entries.append({"path": {"type": "path", "path": path_uri.from_path(root)},
+                        "access": "write"})
+    return {"permissions": {"type": "managed",
+                            "file_system": {"type": "restricted", "entries": entries},
+                            "network": "enabled" if pol.full_network else "restricted"},
+            "cwd": cwd_uri, "windowsSandboxLevel": "disabled"}

@@ -93,7 +93,8 @@ PARAM_ROWS = {
     "start-empty-argv": ("process/start", {**VALID_START, "argv": []},
                          -32602, "argv must not be empty"),
     "start-cwd-relative": ("process/start", {**VALID_START, "cwd": "tmp"},
-                           -32602, "invalid params: `cwd` must be an absolute path or a file:// URI"),
+                           -32602,
+                           "invalid params: `cwd` must be an absolute path or a file:// URI"),
     "start-env-not-strings": ("process/start", {**VALID_START, "env": {"A": 1}},
                               -32602, "invalid params: `env` must be an object of strings"),
     "start-tty-missing": ("process/start", {k: v for k, v in VALID_START.items()
@@ -123,8 +124,8 @@ PARAM_ROWS = {
     "terminate-processId-int": ("process/terminate", {"processId": 3},
                                 -32602, "invalid params: `processId` must be a string"),
     "signal-bad-name": ("process/signal", {"processId": "x", "signal": "SIGFOO"},
-                        -32602, "invalid params: `signal` must be one of interrupt, SIGINT, SIGTERM, "
-                        "SIGKILL, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGSTOP, "
+                        -32602, "invalid params: `signal` must be one of interrupt, SIGINT, "
+                        "SIGTERM, SIGKILL, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGSTOP, "
                         "SIGTSTP, SIGWINCH"),
 }
 

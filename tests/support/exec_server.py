@@ -182,6 +182,19 @@ class Client:
             if msg["method"] == "process/closed":
                 return out
 
+    async def events_until_output(self, pid: str, needle: bytes,
+                                  timeout: float = WAIT) -> list[dict[str, Any]]:
+        """Notifications of `pid` until its output so far contains `needle`."""
+        out: list[dict[str, Any]] = []
+        data = b""
+        q = self.queue(pid)
+        while needle not in data:
+            msg = await asyncio.wait_for(q.get(), timeout)
+            out.append(msg)
+            if msg["method"] == "process/output":
+                data += unb64(msg["params"]["chunk"])
+        return out
+
     async def wait_closed_read(self, pid: str, timeout: float = WAIT) -> dict[str, Any]:
         """Long-poll process/read until the process is closed; return the last result."""
         loop = asyncio.get_running_loop()

@@ -135,15 +135,15 @@ async def test_pty_stream_survives_two_cuts_byte_for_byte():
 async def test_grace_zero_kills_everything_within_2s_of_a_drop():
     marker = f"77.{uuid.uuid4().int % 10**9}"
     with WsServer("--session-grace-ms", "0") as server:
-        async with TcpProxy(int(server.url.rsplit(":", 1)[1])) as proxy:
-            async with WsClient(proxy.url, dialect="codex") as c:
-                await c.handshake()
-                await c.start("tree", ["sh", "-c", f"sleep {marker} & sleep {marker}"])
-                await wait_until(lambda: len(session_pids(marker)) >= 2, 20, "both sleeps")
-                proxy.cut()
-                took = await wait_until(lambda: not session_pids(marker), 2.0,
-                                        "the tree to be gone")
-                assert took <= 2.0
+        proxy = TcpProxy(int(server.url.rsplit(":", 1)[1]))
+        async with proxy, WsClient(proxy.url, dialect="codex") as c:
+            await c.handshake()
+            await c.start("tree", ["sh", "-c", f"sleep {marker} & sleep {marker}"])
+            await wait_until(lambda: len(session_pids(marker)) >= 2, 20, "both sleeps")
+            proxy.cut()
+            took = await wait_until(lambda: not session_pids(marker), 2.0,
+                                    "the tree to be gone")
+            assert took <= 2.0
 
 
 @run

@@ -325,14 +325,19 @@ class StdioClient(Client):
 class WsServer:
     """A real `codex exec-server --listen ws://127.0.0.1:0` child; `url` is what it printed."""
 
-    def __init__(self, *extra_args: str, listen: str = "ws://127.0.0.1:0") -> None:
+    def __init__(self, *extra_args: str, listen: str = "ws://127.0.0.1:0",
+                 program: list[str] | None = None, env: dict[str, str] | None = None) -> None:
         self.args = ["--listen", listen, *extra_args]
+        self.program = program  # another exec-server (Codex's) instead of ours
+        self.env = env
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
     def __enter__(self) -> WsServer:
-        self.proc = subprocess.Popen(server_cmd(*self.args), stdout=subprocess.PIPE,
-                                     stderr=None, env=_child_env(), text=True)
+        cmd = [*self.program, "exec-server", *self.args] if self.program \
+            else server_cmd(*self.args)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=None,
+                                     env=self.env or _child_env(), text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
         assert line.startswith("ws://"), f"server printed {line!r}"

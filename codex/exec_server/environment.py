@@ -36,9 +36,10 @@ def _platform() -> str:
 
 
 def environment_info() -> dict[str, Any]:
-    import tempfile
-
     from codex import __version__
+
+    # Not tempfile.gettempdir(): it probes by creating a file, which fails at the fd limit.
+    tmp = os.environ.get("TMPDIR") or "/tmp"
 
     return {
         "shell": _shell(),
@@ -48,6 +49,6 @@ def environment_info() -> dict[str, Any]:
         "platformOs": _platform(),
         "prependPathDirs": [],
         "temporaryDirectories": [],
-        "tempDir": path_uri.from_path(tempfile.gettempdir()),
+        "tempDir": path_uri.from_path(tmp),
         "capabilities": dict(CAPABILITIES),
     }

@@ -28,6 +28,7 @@ import base64
 import binascii
 import enum
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,32 +159,49 @@ def _is_id(value: Any) -> bool:
     return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
 
 
-def _too_deep(obj: Any, limit: int = MAX_NESTING) -> bool:
-    """Whether `obj` nests arrays/objects deeper than `limit` (iterative: no recursion)."""
-    stack = [(obj, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, dict | list))
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value if isinstance(v, dict | list))
+# Strings (whose brackets do not nest) and the brackets that do.
+_TOKENS_STR = re.compile(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]')
+_TOKENS_BYTES = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]')
+
+
+def _too_deep(frame: str | bytes | bytearray, limit: int = MAX_NESTING) -> bool:
+    """Whether the JSON text nests arrays/objects deeper than `limit`, found without
+    recursion; cheap for ordinary frames (fewer opening brackets than `limit`: no scan)."""
+    if isinstance(frame, str):
+        opens = frame.count("[") + frame.count("{")
+        tokens = _TOKENS_STR
+        open_marks: tuple = ("[", "{")
+    else:
+        opens = frame.count(b"[") + frame.count(b"{")
+        tokens = _TOKENS_BYTES
+        open_marks = (b"[", b"{")
+    if opens <= limit:
+        return False
+    depth = 0
+    for m in tokens.finditer(frame):
+        token = m.group()
+        if token in open_marks:
+            depth += 1
+            if depth > limit:
+                return True
+        elif len(token) == 1:
+            depth -= 1
     return False
 
 
 def loads(frame: str | bytes | bytearray) -> Any:
     """JSON text -> value, with every failure (bad text, bad UTF-8, nesting deeper than
-    MAX_NESTING, numbers too long to convert) as a ParseError."""
+    MAX_NESTING, numbers too long to convert) as a ParseError. The depth is checked before
+    parsing, so the interpreter's recursion limit never decides (it differs between a
+    checkout and a frozen build)."""
+    if _too_deep(frame):
+        raise ParseError(f"nesting deeper than {MAX_NESTING} levels")
     try:
-        obj = json.loads(frame)
+        return json.loads(frame)
     except RecursionError:
         raise ParseError(f"nesting deeper than {MAX_NESTING} levels") from None
     except (ValueError, UnicodeDecodeError, MemoryError) as e:
         raise ParseError(str(e)) from None
-    if isinstance(obj, dict | list) and _too_deep(obj):
-        raise ParseError(f"nesting deeper than {MAX_NESTING} levels")
-    return obj
 
 
 def parse_message(frame: str | bytes | bytearray | Mapping[str, Any]) -> Message:

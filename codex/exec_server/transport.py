@@ -135,6 +135,23 @@ async def _parse(frame: str | bytes) -> p.Message | p.ParseError | str | bytes:
     return await asyncio.to_thread(parse)
 
 
+def _preload() -> None:
+    """Import what requests may need later, once serving has begun: a module imported
+    lazily at the file-descriptor limit cannot even be opened (issue 15 item 10)."""
+    import subprocess  # noqa: F401
+
+    import ptyprocess  # noqa: F401
+
+    import codex.child_env  # noqa: F401
+    import codex.exec_server.environment  # noqa: F401
+    import codex.exec_server.fs  # noqa: F401
+    import codex.exec_server.sandbox_context  # noqa: F401
+    import codex.sandbox  # noqa: F401
+
+    if sys.platform.startswith("linux"):
+        import codex.sandbox.linux  # noqa: F401
+
+
 def _deliver(conn: Connection, item: p.Message | p.ParseError | str | bytes) -> None:
     """Hand one frame to the connection; a bug of ours answers -32603 and the server goes
     on (the frame has no id we could trust, so the error carries id -1)."""
@@ -314,6 +331,7 @@ async def serve_websocket(listen: Listen, server: Server, stop: asyncio.Event, *
     sys.stdout.write(_display_url(host, port) + "\n")
     sys.stdout.flush()
     log.info("listening on %s", _display_url(host, port))
+    loop.call_soon(_preload)
     try:
         await stop.wait()
     finally:
@@ -397,6 +415,7 @@ async def serve_stdio(server: Server, stop: asyncio.Event) -> None:
 
     # Nobody can resume a stdio session: EOF ends it at once.
     conn = server.new_connection(send, resumable=False)
+    loop.call_soon(_preload)
 
     async def receive_lines() -> None:
         while True:

@@ -285,7 +285,7 @@ class StdioClient(Client):
     async def open(self) -> StdioClient:
         self.proc = await asyncio.create_subprocess_exec(
             *server_cmd("--listen", "stdio", *self.extra_args), stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=None, env=_child_env(), limit=64 << 20)
+            stdout=subprocess.PIPE, stderr=None, env=_child_env(), limit=512 << 20)
         self._reader = asyncio.get_running_loop().create_task(self._read())
         return self
 

@@ -247,6 +247,10 @@ class _Acceptor:
                 return
             self._reserve()
             conn.setblocking(False)
+            # asyncio sets this only for sockets it made itself: without it a small answer
+            # waits for Nagle's algorithm (~40 ms round trips).
+            with contextlib.suppress(OSError):
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._on_socket(conn)
 
     def _shed(self) -> None:

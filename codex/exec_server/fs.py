@@ -11,7 +11,6 @@ denied path -> -32600 (naming the path); any other I/O error -> -32603 with the 
 from __future__ import annotations
 
 import base64
-import binascii
 import errno
 import os
 import shutil
@@ -23,7 +22,8 @@ from codex.exec_server import path_uri
 from codex.exec_server import protocol as p
 from codex.exec_server.sandbox_context import InvalidSandbox, SandboxRules, rules_from_wire
 
-READ_BLOCK = 8 << 20
+# A multiple of 3, so each block's base64 ends without padding.
+READ_BLOCK = 3 << 20
 
 
 def _os_error(e: OSError) -> p.ProtocolError:
@@ -101,22 +101,32 @@ def read_file(params: Mapping[str, Any]) -> p.RawJson:
     path = p.decode_path(params)
     real = _readable(_rules(params), path)
     try:
-        fd = os.open(real, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below).
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise _os_error(e) from None
+    # Encoded block by block, here in the worker: no 100 MB join, and a block's base64 is
+    # ASCII that needs no JSON escaping (READ_BLOCK is a multiple of 3: no padding inside).
+    parts = [b'{"dataBase64":"']
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise _invalid(f"path `{path}` is not a file")
-        parts = []
+        os.set_blocking(fd, True)
+        pending = b""
         while block := os.read(fd, READ_BLOCK):
-            parts.append(block)
+            if pending:
+                block, pending = pending + block, b""
+            cut = len(block) - len(block) % 3
+            pending = block[cut:]
+            parts.append(base64.b64encode(block[:cut]))
+        if pending:
+            parts.append(base64.b64encode(pending))
     except OSError as e:
         raise _os_error(e) from None
     finally:
         os.close(fd)
-    data = b"".join(parts)
-    # Built as text here (in the worker): the base64 is ASCII, no JSON escaping needed.
-    return p.RawJson('{"dataBase64":"' + base64.b64encode(data).decode("ascii") + '"}')
+    parts.append(b'"}')
+    return p.RawJson(tuple(parts))
 
 
 def write_file(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,8 +136,8 @@ def write_file(params: Mapping[str, Any]) -> dict[str, Any]:
         raise p.ProtocolError(p.INVALID_PARAMS, "invalid params: `dataBase64` must be a string")
     rules = _rules(params)
     try:
-        data = base64.b64decode(raw, validate=True)
-    except (binascii.Error, ValueError) as e:
+        data = p.b64decode_strict(raw)
+    except ValueError as e:
         raise _invalid(f"fs/writeFile requires valid base64 dataBase64: {e}") from None
     real = _writable(rules, path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) \

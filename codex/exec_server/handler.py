@@ -40,8 +40,9 @@ from codex.exec_server.session import (
 
 log = logging.getLogger(__name__)
 
-# Sends one message: a dict, or JSON text already encoded (see protocol.encode).
-Send = Callable[[dict[str, Any] | str], Awaitable[None]]
+# Sends one message: a dict, JSON already encoded as text or UTF-8 bytes (protocol.encode),
+# or protocol.Fragments of one big message.
+Send = Callable[[dict[str, Any] | str | bytes | p.Fragments], Awaitable[None]]
 
 
 class HandshakeState(enum.Enum):
@@ -259,7 +260,7 @@ class Connection:
 
     async def send_event(self, process_id: str, ev: Output | Exited | Closed) -> None:
         if isinstance(ev, Output):
-            await self._send(p.output_notification_text(process_id, ev, self.dialect))
+            await self._send(p.output_notification_frame(process_id, ev, self.dialect))
         else:
             await self._send(p.event_notification(process_id, ev, self.dialect))
 
@@ -268,8 +269,8 @@ class Connection:
         try:
             reply = await work
             if isinstance(reply.result, p.RawJson):
-                msg: dict[str, Any] | str = p.result_response_text(req.id, reply.result,
-                                                                   req.dialect)
+                msg: dict[str, Any] | p.Fragments = p.result_response_fragments(
+                    req.id, reply.result, req.dialect)
             else:
                 msg = p.result_response(req.id, reply.result, req.dialect)
         except p.ProtocolError as e:

@@ -240,12 +240,13 @@ def parse_message(frame: str | bytes | bytearray | Mapping[str, Any]) -> Message
     raise ParseError("not a request, notification or response")
 
 
-def encode(message: Mapping[str, Any] | str) -> str:
-    """One message as compact JSON text (one frame / one line); text passes through.
+def encode(message: Mapping[str, Any] | str | bytes) -> str | bytes:
+    """One message as compact JSON text (one frame / one line); text, or UTF-8 JSON already
+    encoded as bytes, passes through (a transport sends bytes as a text frame as they are).
 
     ASCII-only: a client may send lone surrogates (valid JSON escapes, invalid UTF-8), and
     echoing one back in an id or process id must not make the frame unencodable."""
-    if isinstance(message, str):
+    if isinstance(message, str | bytes):
         return message
     return json.dumps(message, separators=(",", ":"))
 
@@ -281,15 +282,37 @@ def error_response(id: RequestId | None, error: ProtocolError,
 
 @dataclass(frozen=True, slots=True)
 class RawJson:
-    """A result already encoded as JSON text (a 100 MB `fs/readFile` is built in a worker
-    thread; encoding it again on the event loop would stall every other request)."""
+    """A result already encoded as UTF-8 JSON, in consecutive pieces (a 100 MB
+    `fs/readFile` is built in a worker thread, block by block; joining or re-encoding it on
+    the event loop would stall every other request and copy it twice more)."""
 
-    text: str
+    parts: tuple[bytes, ...]
 
 
-def result_response_text(id: RequestId, result: RawJson, dialect: Dialect) -> str:
-    head = '{"jsonrpc":"2.0",' if dialect is Dialect.LEGACY else "{"
-    return f'{head}"id":{json.dumps(id)},"result":{result.text}}}'
+@dataclass(frozen=True, slots=True)
+class Fragments:
+    """One message as consecutive pieces of UTF-8 JSON: a websocket sends them as the
+    fragments of one text message, stdio writes them one after the other on one line."""
+
+    parts: tuple[bytes, ...]
+
+    def joined(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def result_response_fragments(id: RequestId, result: RawJson, dialect: Dialect) -> Fragments:
+    head = b'{"jsonrpc":"2.0",' if dialect is Dialect.LEGACY else b"{"
+    return Fragments((head + b'"id":' + json.dumps(id).encode() + b',"result":',
+                      *result.parts, b"}"))
+
+
+def b64decode_strict(text: str) -> bytes:
+    """Standard base64 with padding, validated in C (`base64.b64decode(validate=True)`
+    checks with a regex first, which costs seconds on 100 MB). ValueError if invalid."""
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except binascii.Error as e:
+        raise ValueError(str(e)) from None
 
 
 # --- param decoding (server side) ----------------------------------------------------------
@@ -501,8 +524,8 @@ def decode_write(params: Mapping[str, Any]) -> WriteParams:
     if write_id == "":
         raise ProtocolError(INVALID_PARAMS, MSG_EMPTY_WRITE_ID)
     try:
-        data = base64.b64decode(chunk, validate=True)
-    except (binascii.Error, ValueError):
+        data = b64decode_strict(chunk)
+    except ValueError:
         raise _invalid("chunk", "is not valid base64") from None
     return WriteParams(process_id, data, write_id)
 
@@ -585,15 +608,16 @@ def decode_read_result(result: Mapping[str, Any]) -> ReadResult:
                       sandbox_denied=bool(result.get("sandboxDenied")))
 
 
-def output_notification_text(process_id: str, ev: Output,
-                             dialect: Dialect = Dialect.LEGACY) -> str:
-    """`process/output` as JSON text, built directly: the base64 chunk is ASCII by
+def output_notification_frame(process_id: str, ev: Output,
+                              dialect: Dialect = Dialect.LEGACY) -> bytes:
+    """`process/output` as UTF-8 JSON, built directly: the base64 chunk is ASCII by
     construction, and skipping the encoder's scan of it is most of the cost of a big chunk.
     Equal to `encode(event_notification(process_id, ev, dialect))` after parsing."""
-    head = '{"jsonrpc":"2.0",' if dialect is Dialect.LEGACY else "{"
-    return (f'{head}"method":"process/output","params":{{"processId":'
-            f'{json.dumps(process_id)},"seq":{ev.seq},'
-            f'"stream":{json.dumps(ev.stream)},"chunk":"{b64(ev.chunk)}"}}}}')
+    head = b'{"jsonrpc":"2.0",' if dialect is Dialect.LEGACY else b"{"
+    return b"".join((head, b'"method":"process/output","params":{"processId":',
+                     json.dumps(process_id).encode(), b',"seq":%d,"stream":' % ev.seq,
+                     json.dumps(ev.stream).encode(), b',"chunk":"',
+                     base64.b64encode(ev.chunk), b'"}}'))
 
 
 def event_notification(process_id: str, ev: Output | Exited | Closed,

@@ -291,9 +291,14 @@ async def serve_websocket(listen: Listen, server: Server, stop: asyncio.Event, *
     live: set[Any] = set()
 
     async def handle(ws) -> None:
-        async def send(msg: dict[str, Any] | str) -> None:
+        async def send(msg: dict[str, Any] | str | bytes | p.Fragments) -> None:
             try:
-                await ws.send(p.encode(msg))
+                if isinstance(msg, p.Fragments):
+                    # One text message in fragments: no 100 MB join and copy.
+                    await ws.send(msg.parts, text=True)
+                else:
+                    # Bytes are UTF-8 JSON: a text frame, sent without decoding them first.
+                    await ws.send(p.encode(msg), text=True)
             except ConnectionClosed:
                 pass
 
@@ -404,14 +409,19 @@ async def serve_stdio(server: Server, stop: asyncio.Event) -> None:
         writer = asyncio.StreamWriter(w_transport, w_protocol, None, loop)
     # else: plain blocking writes (to a file they do not block for long)
 
-    async def send(msg: dict[str, Any] | str) -> None:
-        line = p.encode(msg).encode() + b"\n"
+    async def send(msg: dict[str, Any] | str | bytes | p.Fragments) -> None:
+        if isinstance(msg, p.Fragments):
+            parts: tuple[bytes, ...] = (*msg.parts, b"\n")
+        else:
+            frame = p.encode(msg)
+            parts = ((frame if isinstance(frame, bytes) else frame.encode()) + b"\n",)
         if writer is None:
-            stdout.write(line)
+            for part in parts:
+                stdout.write(part)
             return
         if writer.is_closing():
             return
-        writer.write(line)
+        writer.writelines(parts)
         try:
             await writer.drain()
         except (ConnectionResetError, BrokenPipeError):

@@ -225,9 +225,13 @@ class InProcClient(Client):
                                          retain_closed_s=retain_closed_s)
         self._watch: asyncio.Task | None = None
 
-    async def _send(self, msg: dict[str, Any] | str) -> None:
+    async def _send(self, msg) -> None:
         # Round-trip through JSON, as a real transport would.
-        self._dispatch(json.loads(msg if isinstance(msg, str) else json.dumps(msg)))
+        from codex.exec_server.protocol import Fragments
+
+        if isinstance(msg, Fragments):
+            msg = msg.joined()
+        self._dispatch(json.loads(msg if isinstance(msg, str | bytes) else json.dumps(msg)))
 
     async def open(self) -> InProcClient:
         self._watch = asyncio.get_running_loop().create_task(self._on_hangup())

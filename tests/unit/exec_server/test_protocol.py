@@ -61,7 +61,7 @@ def test_read_defaults_and_nulls():
 
 def test_notifications_round_trip():
     out = Output(4, "stderr", b"\x00\xffhi")
-    text = p.output_notification_text('we"ird\u00e9', out)
+    text = p.output_notification_frame('we"ird\u00e9', out)
     assert json.loads(text) == p.event_notification('we"ird\u00e9', out)
     msg = json.loads(text)
     assert p.decode_event(msg["method"], msg["params"]) == out

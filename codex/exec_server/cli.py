@@ -73,7 +73,7 @@ def _run_loop(main) -> int:
             for t in pending:
                 t.cancel()
             if pending:
-                loop.run_until_complete(asyncio.wait(pending, timeout=0.5))
+                loop.run_until_complete(asyncio.wait(pending, timeout=0.2))
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()

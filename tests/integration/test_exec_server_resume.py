@@ -204,3 +204,41 @@ async def test_stdio_eof_ends_the_session_at_once():
     await c.drop()
     await wait_until(lambda: not session_pids(marker), 2.0, "the sleep to be killed")
     await c.aclose()
+
+
+def test_unified_exec_session_survives_a_drop_of_a_few_seconds(tmp_path):
+    """Through the manager the model uses: a `tty` session keeps its id, its input and its
+    output across a link that is down for 2 s (reconnect attempts are reset meanwhile)."""
+    from codex.unified_exec import UnifiedExecManager
+
+    async def body():
+        with WsServer() as server:
+            async with TcpProxy(int(server.url.rsplit(":", 1)[1])) as proxy:
+                backend = RemoteBackend.websocket(proxy.url)
+                await backend.connect()
+                m = UnifiedExecManager(backend, cwd=str(tmp_path), deterministic_ids=True)
+                try:
+                    first = await m.exec_command({"cmd": "cat", "tty": True, "login": False,
+                                                  "yield_time_ms": 250})
+                    assert first.session_id is not None
+                    echo = await m.write_stdin({"session_id": first.session_id,
+                                                "chars": "before\n", "yield_time_ms": 500})
+                    assert "before" in echo.output
+                    proxy.go_down(2.0)
+                    after = await m.write_stdin({"session_id": first.session_id,
+                                                 "chars": "after\n", "yield_time_ms": 3000})
+                    more = after.output
+                    while more.count("after") < 2:  # the echo and cat's copy
+                        nxt = await m.write_stdin({"session_id": first.session_id,
+                                                   "yield_time_ms": 5000})
+                        assert nxt.failure is None, nxt.text
+                        more += nxt.output
+                    assert after.failure is None and after.session_id == first.session_id
+                    assert proxy.refused >= 1 and backend.resumes == 1
+                    done = await m.write_stdin({"session_id": first.session_id,
+                                                "chars": "\u0004", "yield_time_ms": 10_000})
+                    assert done.exit_code == 0
+                finally:
+                    await m.shutdown()
+
+    asyncio.run(asyncio.wait_for(body(), 120))

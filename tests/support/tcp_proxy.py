@@ -27,6 +27,8 @@ class TcpProxy:
         self.up_bytes = 0  # forwarded client -> server
         self.dropped_bytes = 0  # thrown away while frozen
         self.cuts = 0
+        self.refused = 0  # connections turned away while down
+        self._down_until = 0.0
         self.changed = asyncio.Event()  # set on every byte count change
         self._pairs: set[_Pair] = set()
         self._server: asyncio.AbstractServer | None = None
@@ -47,6 +49,11 @@ class TcpProxy:
         await self._server.wait_closed()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if asyncio.get_running_loop().time() < self._down_until:
+            self.refused += 1
+            writer.transport.abort()  # the network is "down": reset at once
+            self._changed()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
@@ -88,6 +95,11 @@ class TcpProxy:
                 with contextlib.suppress(Exception):
                     w.transport.abort()
         self._pairs.clear()
+
+    def go_down(self, seconds: float) -> None:
+        """Cut every connection and reset new ones for `seconds` (a drop that lasts)."""
+        self._down_until = asyncio.get_running_loop().time() + seconds
+        self.cut()
 
     async def wait_for(self, predicate, timeout: float = 30.0) -> None:
         """Until `predicate(self)` holds (re-checked on every forwarded/dropped byte)."""

@@ -103,7 +103,7 @@ class Connection:
         if self.state is HandshakeState.CLOSED or self.hangup.is_set():
             return
         if isinstance(frame, p.ParseError):
-            self._reply_error(frame.id, frame, self.dialect)
+            self.reply_error(frame.id, frame, self.dialect)
             return
         if isinstance(frame, p.Request | p.Notification | p.Response):
             msg = frame
@@ -111,7 +111,7 @@ class Connection:
             try:
                 msg = p.parse_message(frame)
             except p.ParseError as e:
-                self._reply_error(e.id, e, self.dialect)
+                self.reply_error(e.id, e, self.dialect)
                 return
         if isinstance(msg, p.Response):
             self._hang_up("client sent a response object")
@@ -145,7 +145,7 @@ class Connection:
             decoded = method.decode(req.params)
             work = method.run(self, req, decoded)
         except p.ProtocolError as e:
-            self._reply_error(req.id, e, req.dialect)
+            self.reply_error(req.id, e, req.dialect)
             return
         self._spawn(self._answer(req, work))
 
@@ -284,9 +284,10 @@ class Connection:
         if reply is not None and reply.then is not None:
             reply.then()
 
-    def _reply_error(self, req_id: p.RequestId | None, err: p.ProtocolError,
-                     dialect: p.Dialect) -> None:
-        self._spawn(self._send(p.error_response(req_id, err, dialect)))
+    def reply_error(self, req_id: p.RequestId | None, err: p.ProtocolError,
+                    dialect: p.Dialect | None = None) -> None:
+        """Answer `req_id` with `err` (in `dialect`, default the connection's)."""
+        self._spawn(self._send(p.error_response(req_id, err, dialect or self.dialect)))
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]

@@ -164,7 +164,7 @@ def _deliver(conn: Connection, item: p.Message | p.ParseError | str | bytes) -> 
     except Exception as e:
         log.exception("handling a frame failed")
         err = p.ProtocolError(p.INTERNAL_ERROR, f"internal error: {e}")
-        conn._reply_error(p.PARSE_ERROR_ID, err, conn.dialect)
+        conn.reply_error(p.PARSE_ERROR_ID, err)
 
 
 # --- websocket --------------------------------------------------------------------------

@@ -10,7 +10,6 @@ denied path -> -32600 (naming the path); any other I/O error -> -32603 with the 
 
 from __future__ import annotations
 
-import base64
 import errno
 import os
 import shutil
@@ -118,9 +117,9 @@ def read_file(params: Mapping[str, Any]) -> p.RawJson:
                 block, pending = pending + block, b""
             cut = len(block) - len(block) % 3
             pending = block[cut:]
-            parts.append(base64.b64encode(block[:cut]))
+            parts.append(p.b64encode(block[:cut]))
         if pending:
-            parts.append(base64.b64encode(pending))
+            parts.append(p.b64encode(pending))
     except OSError as e:
         raise _os_error(e) from None
     finally:

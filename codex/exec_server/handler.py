@@ -283,6 +283,9 @@ class Connection:
         await self._send(msg)
         if reply is not None and reply.then is not None:
             reply.then()
+        if req.method in _BIG_TRANSFERS:
+            del msg, reply, work
+            self._spawn(_release_memory())
 
     def reply_error(self, req_id: p.RequestId | None, err: p.ProtocolError,
                     dialect: p.Dialect | None = None) -> None:
@@ -317,6 +320,16 @@ class Connection:
         session, self.session = self.session, None
         if session is not None and not session.detach(self, resumable=self.resumable):
             await session.close()
+
+
+# Methods whose requests or answers may hold a whole file.
+_BIG_TRANSFERS = frozenset({p.FS_READ_FILE, p.FS_WRITE_FILE})
+
+
+async def _release_memory() -> None:
+    from codex.exec_server._memory import release_free_memory
+
+    await asyncio.to_thread(release_free_memory)
 
 
 async def _done(reply: Reply) -> Reply:

@@ -37,7 +37,7 @@ KILL_GRACE_S = 1.0
 # After the exit, output fds still held open by a descendant (`cmd &`) would keep the process
 # from ever closing; past this grace we drain what is buffered and close anyway.
 CLOSE_AFTER_EXIT_GRACE_S = 1.0
-READ_SIZE = 256 << 10
+READ_SIZE = 1 << 20
 # Bytes drained after the grace above, so a busy background writer cannot keep us reading.
 FINAL_DRAIN_LIMIT = 1 << 20
 

@@ -189,19 +189,54 @@ def _too_deep(frame: str | bytes | bytearray, limit: int = MAX_NESTING) -> bool:
     return False
 
 
+def _nests_deeper(obj: Any, limit: int = MAX_NESTING) -> bool:
+    """Whether a parsed value nests deeper than `limit` (iterative: no recursion)."""
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, dict | list))
+    return False
+
+
 def loads(frame: str | bytes | bytearray) -> Any:
     """JSON text -> value, with every failure (bad text, bad UTF-8, nesting deeper than
-    MAX_NESTING, numbers too long to convert) as a ParseError. The depth is checked before
-    parsing, so the interpreter's recursion limit never decides (it differs between a
-    checkout and a frozen build)."""
-    if _too_deep(frame):
-        raise ParseError(f"nesting deeper than {MAX_NESTING} levels")
+    MAX_NESTING, numbers too long to convert) as a ParseError.
+
+    The verdict on depth never depends on the interpreter's recursion limit (it differs
+    between a checkout and a frozen build): a value that parses is checked without
+    recursion; when the parser runs out of recursion, a scan of the text (also without
+    recursion) decides, and a value it finds shallow enough is parsed with more headroom."""
     try:
-        return json.loads(frame)
+        obj = json.loads(frame)
     except RecursionError:
-        raise ParseError(f"nesting deeper than {MAX_NESTING} levels") from None
+        if _too_deep(frame):
+            raise ParseError(f"nesting deeper than {MAX_NESTING} levels") from None
+        obj = _loads_with_headroom(frame)
     except (ValueError, UnicodeDecodeError, MemoryError) as e:
         raise ParseError(str(e)) from None
+    if isinstance(obj, dict | list) and _nests_deeper(obj):
+        raise ParseError(f"nesting deeper than {MAX_NESTING} levels")
+    return obj
+
+
+def _loads_with_headroom(frame: str | bytes | bytearray) -> Any:
+    """Parse a value known to nest at most MAX_NESTING deep when the current recursion
+    budget is too small for it (a deep call stack, a frozen runtime's parser)."""
+    import sys
+
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(old + 4 * MAX_NESTING)
+    try:
+        return json.loads(frame)
+    except (ValueError, UnicodeDecodeError, MemoryError, RecursionError) as e:
+        raise ParseError(str(e)) from None
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def parse_message(frame: str | bytes | bytearray | Mapping[str, Any]) -> Message:

@@ -39,8 +39,9 @@ def _positionals(args: Any) -> tuple[bool, str | None, str | None]:
         if len(extra) > 2:
             raise UsageError("resume takes a session id and at most one prompt argument")
         return True, extra[0], extra[1] if len(extra) > 1 else None
-    if getattr(args, "last", False):
-        raise UsageError("--last only goes with resume: codex exec resume --last [PROMPT]")
+    if getattr(args, "last", False) or getattr(args, "all", False):
+        flag = "--last" if getattr(args, "last", False) else "--all"
+        raise UsageError(f"{flag} only goes with resume: codex exec resume --last [PROMPT]")
     if args.prompt is None:
         return False, None, None
     return False, None, " ".join([args.prompt, *extra]) if extra else args.prompt
@@ -272,13 +273,16 @@ async def _run_async(args: Any, cfg: Config, provider: dict[str, Any], api_key: 
     rollout = None
     try:
         if resume:
-            session = read_rollout(find_rollout(home, target))
+            # --last means the newest session of this directory, unless --all.
+            scope = None if getattr(args, "all", False) else cwd
+            session = read_rollout(find_rollout(home, target, cwd=scope))
             session_id, history = session.id, session.items
             if not args.ephemeral:
                 rollout = RolloutWriter(session.path)
         else:
             session_id = new_session_id()
-            history = initial_items(home, cwd, policy, int(cfg["project_doc_max_bytes"]))
+            history = initial_items(home, cwd, policy, int(cfg["project_doc_max_bytes"]),
+                                    cfg["project_doc_fallback_filenames"])
             if not args.ephemeral:
                 rollout = RolloutWriter.create(home, session_id, {
                     "cwd": str(cwd), "originator": "codex_exec",

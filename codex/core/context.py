@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from codex.core.policy import Policy
+from codex.core.project_docs import AGENTS_FILE, find_git_root, read_docs
 
-AGENTS_FILE = "AGENTS.md"
+__all__ = ["AGENTS_FILE", "agents_instructions", "environment_context", "find_git_root",
+           "initial_items", "user_message"]
 
 
 def user_message(text: str) -> dict[str, Any]:
@@ -17,51 +20,14 @@ def user_message(text: str) -> dict[str, Any]:
             "content": [{"type": "input_text", "text": text}]}
 
 
-def find_git_root(cwd: Path) -> Path | None:
-    """The nearest directory at or above `cwd` holding `.git` (a directory or a file)."""
-    for d in (cwd, *cwd.parents):
-        if (d / ".git").exists():
-            return d
-    return None
-
-
-def _read_capped(path: Path, budget: int) -> str:
-    try:
-        with path.open("rb") as f:
-            data = f.read(budget)
-    except OSError:
-        return ""
-    return data.decode("utf-8", "ignore").strip()
-
-
-def agents_instructions(home: Path, cwd: Path, max_bytes: int) -> str | None:
-    """Global `$CODEX_HOME/AGENTS.md`, then every AGENTS.md from the repo root down to cwd.
-
-    The project files together are capped at `max_bytes` (0 turns them off), the deepest
-    files losing out when the budget runs out, since the root's rules apply to everything.
-    """
-    parts: list[str] = []
-    glob = home / AGENTS_FILE
-    if glob.is_file():
-        text = _read_capped(glob, max(max_bytes, 1) if max_bytes else 1 << 20)
-        if text:
-            parts.append(text)
-    if max_bytes > 0:
-        root = find_git_root(cwd) or cwd
-        chain = [cwd, *cwd.parents]
-        dirs = list(reversed(chain[: chain.index(root) + 1])) if root in chain else [cwd]
-        budget = max_bytes
-        for d in dirs:
-            f = d / AGENTS_FILE
-            if budget <= 0 or not f.is_file():
-                continue
-            text = _read_capped(f, budget)
-            if text:
-                budget -= len(text.encode())
-                parts.append(text)
-    if not parts:
+def agents_instructions(home: Path, cwd: Path, max_bytes: int,
+                        fallback_filenames: Iterable[str] = ()) -> str | None:
+    """The user message text holding the global and project docs for `cwd`, or None when
+    there are none (which files and how much of them: `codex.core.project_docs`)."""
+    docs = read_docs(home, cwd, max_bytes, fallback_filenames)
+    if not docs:
         return None
-    body = "\n\n".join(parts)
+    body = "\n\n".join(doc.text for doc in docs)
     return f"# AGENTS.md instructions for {cwd}\n\n<INSTRUCTIONS>\n{body}\n</INSTRUCTIONS>"
 
 
@@ -100,9 +66,10 @@ def _timezone() -> str:
     return time.tzname[0] or "UTC"
 
 
-def initial_items(home: Path, cwd: Path, policy: Policy, max_bytes: int) -> list[dict[str, Any]]:
+def initial_items(home: Path, cwd: Path, policy: Policy, max_bytes: int,
+                  fallback_filenames: Iterable[str] = ()) -> list[dict[str, Any]]:
     items = []
-    agents = agents_instructions(home, cwd, max_bytes)
+    agents = agents_instructions(home, cwd, max_bytes, fallback_filenames)
     if agents:
         items.append(user_message(agents))
     items.append(user_message(environment_context(cwd, policy)))

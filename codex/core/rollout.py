@@ -135,19 +135,80 @@ def _all_rollouts(home: Path) -> list[Path]:
     return list(root.glob("*/*/*/rollout-*.jsonl"))
 
 
-def find_rollout(home: Path, session_id: str | None) -> Path:
-    """The rollout of `session_id`, or the most recent one when it is None."""
-    files = _all_rollouts(home)
+@dataclass(frozen=True)
+class SessionEntry:
+    """One recorded session as a list of sessions shows it: where its file is, its id, the
+    directory it was started in (None if not recorded) and when it was last written (epoch
+    seconds)."""
+
+    path: Path
+    id: str
+    cwd: str | None
+    updated_at: float
+
+
+def read_session_entry(path: Path) -> SessionEntry | None:
+    """The entry for one rollout file from its first line alone (cheap for long sessions);
+    None when the file is unreadable or does not start with a `session_meta` line."""
+    try:
+        with path.open("rb") as f:
+            first = f.readline()
+            updated_at = os.fstat(f.fileno()).st_mtime
+    except OSError:
+        return None
+    try:
+        rec = json.loads(first)
+    except ValueError:
+        return None  # empty, or torn by a crash while writing its first line
+    if not isinstance(rec, dict) or rec.get("type") != "session_meta":
+        return None
+    meta = rec.get("payload")
+    if not isinstance(meta, dict) or not meta.get("id"):
+        return None
+    cwd = meta.get("cwd")
+    return SessionEntry(path, str(meta["id"]), cwd if isinstance(cwd, str) else None,
+                        updated_at)
+
+
+def same_directory(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two paths name one directory: equal as written or once symlinks are resolved."""
+    if os.fspath(a) == os.fspath(b):
+        return True
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def list_sessions(home: Path, *, cwd: str | os.PathLike[str] | None = None) -> list[SessionEntry]:
+    """The recorded sessions under `home`, most recently written first.
+
+    With `cwd`, only the sessions started in that directory (`same_directory`; a session
+    started in a subdirectory is another project's), which is what `codex exec resume --last`
+    and the resume picker offer; `cwd=None` (`--all`) lists every session. Files that are not
+    session rollouts are left out.
+    """
+    entries = [e for e in map(read_session_entry, _all_rollouts(home)) if e is not None]
+    if cwd is not None:
+        entries = [e for e in entries if e.cwd is not None and same_directory(e.cwd, cwd)]
+    entries.sort(key=lambda e: (e.updated_at, e.path.name), reverse=True)
+    return entries
+
+
+def find_rollout(home: Path, session_id: str | None, *,
+                 cwd: str | os.PathLike[str] | None = None) -> Path:
+    """The rollout of `session_id`; with None, the most recently written session started in
+    `cwd` (any directory when `cwd` is None). Raises `RolloutError` saying what was looked
+    for, and for `--last` whether other directories have sessions (`--all` reaches them)."""
     if session_id is None:
-        # Newest first, skipping a file a crash left without its first line.
-        for path in sorted(files, key=lambda p: (p.stat().st_mtime, p.name), reverse=True):
-            try:
-                read_rollout(path)
-            except RolloutError:
-                continue
-            return path
-        raise RolloutError(f"no recorded sessions in {home / SESSIONS_DIR} to resume")
-    matches = [p for p in files if p.stem.endswith(session_id)]
+        found = list_sessions(home, cwd=cwd)
+        if found:
+            return found[0].path
+        where = home / SESSIONS_DIR
+        if cwd is None:
+            raise RolloutError(f"no recorded sessions in {where} to resume")
+        elsewhere = len(list_sessions(home))
+        hint = (f"; {elsewhere} session(s) from other directories: pass --all to resume the "
+                "most recent of them" if elsewhere else "")
+        raise RolloutError(f"no recorded session started in {os.fspath(cwd)} to resume{hint}")
+    matches = [p for p in _all_rollouts(home) if p.stem.endswith(session_id)]
     if not matches:
         raise RolloutError(f"no session with id {session_id!r} in {home / SESSIONS_DIR}")
     return max(matches, key=lambda p: p.stat().st_mtime)

@@ -14,7 +14,7 @@ import os
 import signal as _signal
 from collections import deque
 
-from codex import spawn
+from codex import reaper, spawn
 from codex.exec_server.backend import (
     Closed,
     EventStream,
@@ -344,6 +344,8 @@ class LocalBackend(ExecBackend):
         # Every session we started: members may outlive a leader that exited on its own.
         self._sessions: set[int] = set()
         self._watcher: spawn.ExitWatcher | None = None
+        # Everything our processes start, even what leaves their sessions (codex.reaper).
+        self._scope = reaper.ProcessScope()
 
     @property
     def watcher(self) -> spawn.ExitWatcher:
@@ -363,10 +365,11 @@ class LocalBackend(ExecBackend):
                 argv, arg0 = wrapped, None
         try:
             if params.tty:
-                child = spawn.spawn_pty(argv, cwd=params.cwd, env=params.env, arg0=arg0)
+                child = spawn.spawn_pty(argv, cwd=params.cwd, env=params.env, arg0=arg0,
+                                        scope=self._scope)
             else:
                 child = spawn.spawn_pipes(argv, cwd=params.cwd, env=params.env, arg0=arg0,
-                                          pipe_stdin=params.pipe_stdin)
+                                          pipe_stdin=params.pipe_stdin, scope=self._scope)
         except OSError as e:
             raise SpawnError(str(e)) from None
         except Exception as e:  # ptyprocess re-raises the child's error as a generic type
@@ -389,6 +392,7 @@ class LocalBackend(ExecBackend):
         running = [p for p in self._live.values() if p.running]
         if running:
             spawn.kill_tree([p.pid for p in running], _signal.SIGTERM)
+            self._scope.signal(_signal.SIGTERM)  # also what left their sessions
             try:
                 await asyncio.wait_for(
                     asyncio.gather(*(p.wait_exit() for p in running)), KILL_GRACE_S)
@@ -406,11 +410,14 @@ class LocalBackend(ExecBackend):
             p._force_close(final=True)
         if self._watcher is not None:
             self._watcher.close()
+        await self._scope.aclose()
 
     def kill_now(self) -> None:
-        """SIGKILL every process and session we started (synchronous; last resort)."""
+        """SIGKILL every process and session we started, and all they started (synchronous;
+        last resort)."""
         if self._sessions:
             spawn.kill_tree(self._sessions, _signal.SIGKILL)
+        self._scope.kill()
 
 
 def _sandboxed(params: StartParams, argv: list[str]) -> list[str]:

@@ -122,6 +122,14 @@ def _add_exec_server_args(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="file holding the bearer token clients must send (required off loopback)",
     )
+    p.add_argument(
+        "--session-grace-ms",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="keep a dropped websocket client's processes this long for a resume "
+             "(default 30000; 0 kills them at once)",
+    )
     # For tests: how long a closed process stays readable (spec: 30 s).
     p.add_argument("--retain-closed-ms", type=int, default=None, help=argparse.SUPPRESS)
 

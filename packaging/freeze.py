@@ -20,7 +20,7 @@ ENTRY = ROOT / "packaging" / "codex_main.py"
 FREEZERS = ("nuitka", "pyinstaller")
 # Imported lazily or only by code paths the freezers cannot follow from the entry point.
 PACKAGES = ("codex", "websockets", "requests", "urllib3", "certifi", "ptyprocess",
-            "platformdirs", "tomli_w", "idna", "charset_normalizer")
+            "platformdirs", "tomli_w", "idna", "charset_normalizer", "pybase64")
 # Stdlib modules codex reaches only through lazy imports (PTY and terminal handling, TLS,
 # process control); listed so a subcommand never meets ModuleNotFoundError when frozen.
 STDLIB = ("pty", "tty", "termios", "fcntl", "resource", "select", "selectors", "ssl",

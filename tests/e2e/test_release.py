@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def release(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(ROOT / "ci" / "release.py"), *args],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "ci.release", *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
 def test_dry_run_passes(tmp_path: Path) -> None:
@@ -72,9 +72,9 @@ def test_package_wants_every_required_target(tmp_path: Path) -> None:
 
 def test_macos_sign_is_skipped_without_secrets(tmp_path: Path) -> None:
     env_free = {k: v for k, v in os.environ.items() if not k.startswith("APPLE_")}
-    r = subprocess.run([sys.executable, str(ROOT / "ci" / "release.py"), "--dist",
+    r = subprocess.run([sys.executable, "-m", "ci.release", "--dist",
                         str(tmp_path), "macos-sign", "--target", "aarch64-apple-darwin"],
-                       capture_output=True, text=True, env=env_free, timeout=120)
+                       capture_output=True, text=True, env=env_free, timeout=120, cwd=ROOT)
     assert r.returncode == 0 and "macos-sign: SKIPPED (secrets not set: APPLE_" in r.stdout
 
 

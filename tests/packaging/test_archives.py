@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from types import ModuleType
@@ -23,8 +24,9 @@ def assets(binary: Path, archive_mod: ModuleType, tmp_path: Path,
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     out1, out2 = tmp_path / "one", tmp_path / "two"
     for out in (out1, out2):
-        subprocess.run([str(Path(archive_mod.__file__)), str(binary), "--out", str(out)],
-                       check=True, capture_output=True, timeout=600)
+        subprocess.run([sys.executable, "-m", "distbuild.archive", str(binary), "--out",
+                        str(out)], check=True, capture_output=True, timeout=600,
+                       cwd=Path(archive_mod.__file__).parents[1])
     return out1, out2
 
 

@@ -42,7 +42,7 @@ dist: build-deps venv
 # marked arm64 (smoke run, npm with npm_config_arch=arm64, install.sh for aarch64).
 test-arm64: test-deps venv
 	$(PYTHON) -m distbuild.build_deps --target aarch64-unknown-linux-musl
-	$(VENV)/bin/pytest -m arm64 -p no:cacheprovider
+	CODEX_TEST_ARM64=1 $(VENV)/bin/pytest -m arm64
 
 # The whole suite against the packaged file (tests/conftest.py codex_cmd() runs it).
 test-frozen: dist

@@ -323,10 +323,14 @@ def update_cask(dist: Path, tap_dir: Path | None, push: bool, allow_missing: boo
 # -- dry run ------------------------------------------------------------------------------------
 
 def extra_linux_targets(source: Path) -> list[Target]:
-    """Linux targets of another CPU with a frozen (not stand-in) archive in `source`."""
+    """Linux targets of another CPU with a frozen (not stand-in) archive in `source`, when
+    this machine can run them (qemu-user through binfmt_misc)."""
+    from distbuild import binfmt
+
     return [t for t in TARGETS if t != host_target() and emulated_here(t)
             and (source / t.archive_name).is_file()
-            and not _archive_is_standin(source / t.archive_name, t)]
+            and not _archive_is_standin(source / t.archive_name, t)
+            and binfmt.available(t.triple.split("-", 1)[0])]
 
 
 def check_npm_install_for(tgt: Target, reg, tmp: Path) -> None:

@@ -13,6 +13,7 @@ Usage: python3 -m ci.test_deps [--check]
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -51,9 +52,13 @@ MISSING_MESSAGE = ("make test: the tests need tools that are not installed: {too
 
 
 def missing_packages(path: str | None = None) -> dict[str, str]:
-    """{tool: package} for every test tool not found on `path` (default: $PATH)."""
-    return {tool: pkg for tool, pkg in TEST_TOOLS.items()
-            if shutil.which(tool, path=path) is None}
+    """{tool: package} for every test tool not found on `path` (default: $PATH), and
+    `venv` when this Python cannot make the test venv (Debian splits ensurepip off)."""
+    missing = {tool: pkg for tool, pkg in TEST_TOOLS.items()
+               if shutil.which(tool, path=path) is None}
+    if importlib.util.find_spec("ensurepip") is None:
+        missing["venv"] = f"python{sys.version_info[0]}-venv"
+    return missing
 
 
 def apt_install(packages: list[str]) -> int:

@@ -119,6 +119,17 @@ def _unregister(emu: Emulator) -> None:
         _entry(emu).write_text("-1")
 
 
+def available(arch: str) -> bool:
+    """Whether `registered(arch)` can work here: native, root with qemu, or an entry exists."""
+    if arch == native_machine():
+        return True
+    if arch not in EMULATORS:
+        return False
+    if _entry_enabled(EMULATORS[arch]):
+        return True
+    return os.geteuid() == 0 and qemu_path(arch) is not None
+
+
 @contextlib.contextmanager
 def registered(arch: str) -> Iterator[str]:
     """Within the block, `arch` ELF files run on this machine. Yields how: "native",

@@ -164,7 +164,7 @@ class Emulation:
     def run(self, argv: list[str]) -> None:
         from distbuild import emulated_root
 
-        emulated_root.run(self.root, argv, work=self.work)
+        emulated_root.run(self.root, argv, work=self.work, env=emulated_root.BUILD_ENV)
 
     def stage_tree(self, triple: str, freezer: str, reuse_tree: bool) -> dict:
         from distbuild import emulated_root

@@ -37,6 +37,8 @@ DEBIAN_ARCH = {"aarch64": "arm64", "x86_64": "amd64"}
 PACKAGES = ("gcc", "libc6-dev", "libzstd-dev", "zstd", "patchelf", "ccache", "python3",
             "python3-venv", "python3-dev", "ca-certificates", "file")
 VENV_IN_ROOT = "/opt/codex-build-venv"
+# What build commands in the root see besides the basics: where the build venv is.
+BUILD_ENV = {"CODEX_BUILD_VENV": VENV_IN_ROOT}
 SRC_IN_ROOT = "/src"  # the checkout
 READY = ".codex-root-ready"  # written once mmdebstrap has finished
 WORK_IN_ROOT = "/build"  # the build's scratch folder (may lie outside the checkout)
@@ -84,18 +86,19 @@ def _clean_env() -> dict[str, str]:
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
            "HOME": "/root", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_ROOT_USER_ACTION": "ignore",
-           "DEBIAN_FRONTEND": "noninteractive", "CODEX_BUILD_VENV": VENV_IN_ROOT}
+           "DEBIAN_FRONTEND": "noninteractive"}
     for key in ("SOURCE_DATE_EPOCH", "CCACHE_DISABLE", "TERM"):
         if key in os.environ:
             env[key] = os.environ[key]
     return env
 
 
-# Mounts made inside a private mount namespace, then chroot. $0 = root, $1 = checkout,
-# $2 = work folder ("-" for none).
+# Mounts made inside a private mount namespace, then chroot (or pivot_root). $0 = root,
+# $1 = checkout, $2 = work folder ("-" for none), $3 = chroot|pivot.
 _ENTER = r"""
 set -e
-R="$0"; S="$1"; W="$2"; shift 2
+R="$0"; S="$1"; W="$2"; HOW="$3"; shift 3
+[ "$HOW" = chroot ] || mount --bind "$R" "$R"
 mount --rbind /dev "$R/dev"
 mount -t proc proc "$R/proc"
 mount -t sysfs sysfs "$R/sys"
@@ -105,21 +108,28 @@ mount --bind "$S" "$R/src"
 if [ "$W" != - ]; then mkdir -p "$R/build" "$W"; mount --bind "$W" "$R/build"; fi
 [ -e "$R/etc/resolv.conf" ] || : > "$R/etc/resolv.conf"
 mount --bind /etc/resolv.conf "$R/etc/resolv.conf"
-exec chroot "$R" "$@"
+[ "$HOW" = chroot ] && exec chroot "$R" "$@"
+# pivot_root: unlike chroot, the kernel then lets processes inside create user namespaces.
+cd "$R"
+mkdir -p .oldroot
+pivot_root . .oldroot
+exec /bin/sh -c 'umount -l /.oldroot && rmdir /.oldroot; exec "$@"' sh "$@"
 """
 
 
 def run(root: Path, argv: list[str], *, cwd: str = SRC_IN_ROOT, src: Path = ROOT,
         work: Path | None = None, env: dict[str, str] | None = None, check: bool = True,
-        **kw) -> subprocess.CompletedProcess:
+        pivot: bool = False, **kw) -> subprocess.CompletedProcess:
     """Run `argv` inside `root` (paths as the root sees them): the checkout `src` at /src,
-    `work` (if given) at /build."""
+    `work` (if given) at /build. `pivot`: pivot_root instead of chroot (the host's files
+    are then out of reach, and user namespaces work inside; needs `umount` in the root)."""
     environ = _clean_env()
     environ.update(env or {})
     inner = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in sorted(environ.items())),
              "/bin/sh", "-c", 'cd "$0" && exec "$@"', cwd, *argv]
     cmd = ["unshare", "--mount", "--propagation", "private", "--fork", "--",
-           "/bin/sh", "-c", _ENTER, str(root), str(src), str(work) if work else "-", *inner]
+           "/bin/sh", "-c", _ENTER, str(root), str(src), str(work) if work else "-",
+           "pivot" if pivot else "chroot", *inner]
     return subprocess.run(cmd, check=check, **kw)
 
 
@@ -136,7 +146,7 @@ def _mmdebstrap(arch: str, target: Path) -> None:
 
 def _prepare(arch: str, target: Path) -> None:
     """Inside the fresh root: the build venv (and any package build_deps still misses)."""
-    run(target, ["/usr/bin/python3", "-m", "distbuild.build_deps"])
+    run(target, ["/usr/bin/python3", "-m", "distbuild.build_deps"], env=BUILD_ENV)
 
 
 def ensure(arch: str) -> RootInfo:

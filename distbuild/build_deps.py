@@ -120,21 +120,19 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _applies(requirement: str) -> bool:
-    """Whether a requirement's environment marker holds on this machine."""
-    try:
-        from packaging.requirements import Requirement
-    except ImportError:  # no PyPI packaging here: pip's copy of it
-        from pip._vendor.packaging.requirements import Requirement
-    marker = Requirement(requirement).marker
-    return marker is None or marker.evaluate()
-
-
-def unpinned_runtime() -> list[str]:
-    """Runtime dependencies (for this machine) with no exact pin in requirements-build.txt:
-    built, but not reproducibly (their newest release is taken)."""
+def unpinned_runtime(python: str) -> list[str]:
+    """Runtime dependencies (their markers evaluated by `python`, the build venv's, which has
+    PyPI's `packaging`) with no exact pin in requirements-build.txt: built, but not
+    reproducibly (their newest release is taken)."""
     pinned = _pinned_names()
-    return [r for r in runtime_requirements() if _applies(r)
+    code = ("import sys; from packaging.requirements import Requirement as R\n"
+            "for r in sys.argv[1:]:\n"
+            "    m = R(r).marker\n"
+            "    print(int(m is None or m.evaluate()))")
+    wanted = runtime_requirements()
+    out = subprocess.run([python, "-c", code, *wanted], capture_output=True, text=True,
+                         check=True).stdout.split()
+    return [r for r, applies in zip(wanted, out, strict=True) if applies == "1"
             and _normalise(re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0]) not in pinned]
 
 
@@ -152,7 +150,7 @@ def ensure_venv() -> None:
     # declares is what gets installed, and frozen.
     subprocess.run([*pip, "-r", str(REQUIREMENTS), "-c", str(REQUIREMENTS), *wanted],
                    check=True)
-    for req in unpinned_runtime():
+    for req in unpinned_runtime(str(VENV / "bin" / "python")):
         print(f"build_deps: note: {req!r} has no pin in {REQUIREMENTS.name}; "
               "builds take its newest release", flush=True)
     stamp.write_text(want + "\n")

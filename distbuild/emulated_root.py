@@ -81,15 +81,26 @@ def _log(msg: str) -> None:
     print(f"emulated-root: {msg}", flush=True)
 
 
+# The host's trust store is bind-mounted over the root's, and variables naming it are passed
+# in: a machine behind a TLS-inspecting proxy trusts that proxy's CA there, and pip, npm and
+# git inside the root must reach PyPI and npm the same way the host does.
+HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+CA_VARIABLES = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR",
+                "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "NODE_EXTRA_CA_CERTS")
+
+
 def _clean_env() -> dict[str, str]:
     """What a command in the root sees: nothing of the host's environment but the basics."""
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
            "HOME": "/root", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_ROOT_USER_ACTION": "ignore",
            "DEBIAN_FRONTEND": "noninteractive"}
-    for key in ("SOURCE_DATE_EPOCH", "CCACHE_DISABLE", "TERM"):
+    for key in ("SOURCE_DATE_EPOCH", "CCACHE_DISABLE", "TERM", *CA_VARIABLES):
         if key in os.environ:
             env[key] = os.environ[key]
+    if Path(HOST_CA_BUNDLE).is_file():
+        # pip trusts its own certifi copy unless told: make it trust what the host trusts.
+        env.setdefault("PIP_CERT", HOST_CA_BUNDLE)
     return env
 
 
@@ -108,6 +119,10 @@ mount --bind "$S" "$R/src"
 if [ "$W" != - ]; then mkdir -p "$R/build" "$W"; mount --bind "$W" "$R/build"; fi
 [ -e "$R/etc/resolv.conf" ] || : > "$R/etc/resolv.conf"
 mount --bind /etc/resolv.conf "$R/etc/resolv.conf"
+C=/etc/ssl/certs/ca-certificates.crt
+if [ -f "$C" ]; then
+    mkdir -p "$R/etc/ssl/certs"; [ -e "$R$C" ] || : > "$R$C"; mount --bind "$C" "$R$C"
+fi
 [ "$HOW" = chroot ] && exec chroot "$R" "$@"
 # pivot_root: unlike chroot, the kernel then lets processes inside create user namespaces.
 cd "$R"

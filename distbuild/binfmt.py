@@ -12,6 +12,7 @@ and `P`, so that argv[0] reaches the program unchanged.
 Concurrent users (a build and a test run at once) share one entry: each holds a shared lock
 on a lock file while it runs; the last one out, if the entry was ours, removes it. A user
 killed with SIGKILL leaves the entry registered; the next user that leaves removes it.
+Within one process, nested blocks share the outer block's entry.
 Needs root (writing `/proc/sys/fs/binfmt_misc/register`). Raises `BinfmtError` otherwise.
 """
 
@@ -152,37 +153,50 @@ def registered(arch: str) -> Iterator[str]:
                           "apt-get install qemu-user-static binfmt-support)")
     qemu = qemu_path(arch)
     STATE_DIR.mkdir(parents=True, exist_ok=True)
-    lock_fd = os.open(STATE_DIR / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    # Two locks: `mutex` (held briefly, exclusive) guards registering and removing; `users`
+    # is held shared by every block that runs emulated programs, so the last one out can
+    # tell it is the last (an exclusive non-blocking lock on it succeeds).
+    mutex = os.open(STATE_DIR / "mutex", os.O_RDWR | os.O_CREAT, 0o600)
+    users = os.open(STATE_DIR / "lock", os.O_RDWR | os.O_CREAT, 0o600)
     ours_marker = STATE_DIR / f"{emu.name}.ours"
     mounted_marker = STATE_DIR / "mounted.ours"
     try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        how = "existing"
-        if _mount_binfmt():
-            mounted_marker.touch()
-        if not _entry_enabled(emu):
-            if qemu is None:
-                raise BinfmtError(f"{emu.qemu} is not installed "
-                                  "(apt-get install qemu-user-static)")
-            _register(emu, qemu)
-            ours_marker.touch()
-        if ours_marker.exists():
-            how = "registered"
-        fcntl.flock(lock_fd, fcntl.LOCK_SH)  # others may use the entry alongside us
+        with _locked(mutex):
+            if _mount_binfmt():
+                mounted_marker.touch()
+            if not _entry_enabled(emu):
+                if qemu is None:
+                    raise BinfmtError(f"{emu.qemu} is not installed "
+                                      "(apt-get install qemu-user-static)")
+                _register(emu, qemu)
+                ours_marker.touch()
+            how = "registered" if ours_marker.exists() else "existing"
+            fcntl.flock(users, fcntl.LOCK_SH)
         _held[arch] = how
         yield how
     finally:
         _held.pop(arch, None)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pass  # another user still runs emulated programs; the last one cleans up
-        else:
-            if ours_marker.exists():
-                _unregister(emu)
-                ours_marker.unlink()
-            if mounted_marker.exists() and not any(
-                    p.name not in ("register", "status") for p in BINFMT_DIR.iterdir()):
-                subprocess.run(["umount", str(BINFMT_DIR)], capture_output=True)
-                mounted_marker.unlink()
-        os.close(lock_fd)
+        with _locked(mutex):
+            try:
+                fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # another block still runs emulated programs; the last one cleans up
+            else:
+                if ours_marker.exists():
+                    _unregister(emu)
+                    ours_marker.unlink()
+                if mounted_marker.exists() and not any(
+                        p.name not in ("register", "status") for p in BINFMT_DIR.iterdir()):
+                    subprocess.run(["umount", str(BINFMT_DIR)], capture_output=True)
+                    mounted_marker.unlink()
+            os.close(users)
+        os.close(mutex)
+
+
+@contextlib.contextmanager
+def _locked(fd: int) -> Iterator[None]:
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)

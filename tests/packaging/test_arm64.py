@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from distbuild import binfmt, smoke
 from tests.support.arm64 import ARM64
 
 pytestmark = [pytest.mark.packaging, pytest.mark.arm64]
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 600  # emulated first run on a shared machine
 
 
@@ -77,3 +79,40 @@ def test_smoke_run_under_qemu_including_the_empty_root(arm64_build: dict, qemu: 
                   "exec-server stdio PTY session", "unified_exec command"):
         assert f"smoke: ok    {check}" in out, out
     assert "aarch64 file: running it through qemu-user" in out
+
+
+def _holder() -> subprocess.Popen:
+    """A process inside `binfmt.registered("aarch64")` until its stdin closes."""
+    code = ("import sys; from distbuild import binfmt\n"
+            "with binfmt.registered('aarch64') as how:\n"
+            "    print(how, flush=True); sys.stdin.read()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout.readline().strip() in ("registered", "existing")
+    return proc
+
+
+def _entry_enabled() -> bool:
+    entry = binfmt.BINFMT_DIR / binfmt.EMULATORS["aarch64"].name
+    return entry.exists() and entry.read_text().startswith("enabled")
+
+
+def test_binfmt_entry_lasts_while_anyone_uses_it_and_is_removed_after(arm64_build: dict) -> None:
+    """Two users at once: the first to leave must not pull the entry from under the other;
+    when both have left, binfmt_misc is as it was before."""
+    before = _entry_enabled()
+    first, second = _holder(), _holder()
+    try:
+        assert _entry_enabled()
+        first.stdin.close()
+        assert first.wait(timeout=60) == 0
+        assert _entry_enabled()  # the second still needs it
+        r = subprocess.run([str(arm64_build["path"]), "--version"], capture_output=True,
+                           text=True, timeout=TIMEOUT)
+        assert r.stdout == f"codex-cli {__version__}\n", r.stderr
+    finally:
+        for proc in (first, second):
+            if proc.stdin and not proc.stdin.closed:
+                proc.stdin.close()
+            proc.wait(timeout=60)
+    assert _entry_enabled() == before

@@ -55,10 +55,13 @@ def main(argv: list[str] | None = None) -> int:
                 base.rmdir()
             make_root(base)
         print(f"fresh_machine: root {base} ready in {time.monotonic() - t0:.0f} s", flush=True)
-        # A fresh clone of what is committed (not the working tree's dist/, .venv ...).
-        script = ("set -e; git config --global --add safe.directory '*'; "
-                  "rm -rf /root/codex; git clone -q /src /root/codex; cd /root/codex; "
-                  "git log --oneline -1; " + (" ".join(args.command) or DEFAULT_COMMAND))
+        # A fresh clone of what is committed (not the working tree's dist/, .venv ...), made
+        # from here: the checkout may be a worktree whose repository lies outside it.
+        clone = base / "root" / "codex"
+        shutil.rmtree(clone, ignore_errors=True)
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        script = ("set -e; cd /root/codex; git log --oneline -1; "
+                  + (" ".join(args.command) or DEFAULT_COMMAND))
         t1 = time.monotonic()
         r = emulated_root.run(base, ["/bin/bash", "-c", script], cwd="/root", pivot=True,
                               check=False, env={"CI": "true"})

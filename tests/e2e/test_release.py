@@ -33,8 +33,8 @@ def test_dry_run_passes(tmp_path: Path) -> None:
         assert (dist / name).is_file(), name
     sums = (dist / "SHA256SUMS").read_text()
     assert HOST.archive_name in sums and "install.sh" in sums
-    assert f"smoke: codex-cli {__version__}" in r.stdout
-    assert "smoke: exec-server answered initialize" in r.stdout
+    assert f"smoke: {HOST.triple}: codex-cli {__version__}" in r.stdout
+    assert f"smoke: {HOST.triple}: exec-server answered initialize" in r.stdout
     assert "sign: SKIPPED" in r.stdout  # no secrets here, and it says so
     assert "already published" in r.stdout  # the publish step ran twice: reruns are safe
     assert "installed from http://127.0.0.1:" in r.stdout

@@ -99,12 +99,12 @@ print(json.dumps({"packages": packages, "modules": modules,
 """
 
 
-def dependencies(python: str) -> Dependencies:
+def dependencies(python: str, pyproject: Path = ROOT / "pyproject.toml") -> Dependencies:
     """The packages to freeze whole, found by `python` from pyproject.toml's dependencies.
 
     Raises RuntimeError naming any declared dependency not installed for `python` (run
     `python -m distbuild.build_deps`)."""
-    out = subprocess.run([python, "-c", _CLOSURE, str(ROOT / "pyproject.toml")],
+    out = subprocess.run([python, "-c", _CLOSURE, str(pyproject)],
                          capture_output=True, text=True, check=True, cwd=ROOT).stdout
     found = json.loads(out)
     if found["missing"]:

@@ -102,6 +102,20 @@ def test_check_names_every_missing_package_once(tmp_path: Path) -> None:
     assert len(apt_words) == len(set(apt_words))
 
 
+def test_an_npm_too_old_for_the_registry_is_named_with_the_upgrade(tmp_path: Path) -> None:
+    """Sibling found on a real fresh Debian 12: its npm 9.2 cannot install the tests' local
+    registry ("Invalid comparator: cjs"). The step must catch that before the tests do."""
+    path = _fresh_path(tmp_path, {"npm"})
+    old = Path(path) / "npm"
+    old.write_text("#!/bin/sh\necho 9.2.0\n")  # what Debian 12's npm answers to --version
+    old.chmod(0o755)
+    r = subprocess.run([sys.executable, "-m", "ci.test_deps", "--check"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60, env={"PATH": path})
+    assert r.returncode == 1
+    assert "npm 9.2.0 is too old" in r.stderr
+    assert "npm install -g npm@10" in r.stderr
+
+
 def test_nothing_missing_means_nothing_to_do(tmp_path: Path) -> None:
     if test_deps.missing_packages():
         pytest.skip("this machine lacks test tools itself: "

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # What the README's set-up section assumes a machine has.
 PREREQUISITES = ("python3", "make", "git", "ca-certificates", "mount")
 DEFAULT_COMMAND = "make dist && make test"
+CLONE = "/work/codex"  # where the fresh clone goes inside the root
 
 
 def make_root(target: Path) -> None:
@@ -57,10 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fresh_machine: root {base} ready in {time.monotonic() - t0:.0f} s", flush=True)
         # A fresh clone of what is committed (not the working tree's dist/, .venv ...), made
         # from here: the checkout may be a worktree whose repository lies outside it.
-        clone = base / "root" / "codex"
+        # Not under /root (mode 0700): the sandbox tests run codex from the checkout as the
+        # user nobody, as on a machine where the checkout is readable (CI's is).
+        clone = base / CLONE.lstrip("/")
         shutil.rmtree(clone, ignore_errors=True)
+        clone.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-        script = ("set -e; cd /root/codex; git log --oneline -1; "
+        script = (f"set -e; cd {CLONE}; git log --oneline -1; "
                   + (" ".join(args.command) or DEFAULT_COMMAND))
         t1 = time.monotonic()
         r = emulated_root.run(base, ["/bin/bash", "-c", script], cwd="/root", pivot=True,

@@ -29,6 +29,10 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# Subcommands that run the model's commands (and so reap what those leave behind).
+_RUNS_COMMANDS = frozenset({"exec", "exec-server"})
+
+
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one line of reason, then the usage, exit 2."""
 
@@ -70,11 +74,14 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
 
     p.__class__ = _ExecParser
     p.usage = ("codex exec [OPTIONS] [PROMPT]\n"
-               "       codex exec resume (--last | SESSION_ID) [PROMPT]")
+               "       codex exec resume (--last [--all] | SESSION_ID) [PROMPT]")
     p.add_argument("prompt", nargs="?", help="the task; '-' or absent reads it from stdin")
     p.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
     p.add_argument("--last", action="store_true",
-                   help="with `resume`: continue the most recent session")
+                   help="with `resume`: continue the most recent session started in this "
+                        "directory")
+    p.add_argument("--all", action="store_true",
+                   help="with `resume --last`: consider sessions from every directory")
     p.add_argument("-m", "--model", help="model to use")
     p.add_argument(
         "-s",
@@ -115,6 +122,14 @@ def _add_exec_server_args(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="file holding the bearer token clients must send (required off loopback)",
     )
+    p.add_argument(
+        "--session-grace-ms",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="keep a dropped websocket client's processes this long for a resume "
+             "(default 30000; 0 kills them at once)",
+    )
     # For tests: how long a closed process stays readable (spec: 30 s).
     p.add_argument("--retain-closed-ms", type=int, default=None, help=argparse.SUPPRESS)
 
@@ -124,8 +139,7 @@ def _add_sandbox_args(p: argparse.ArgumentParser) -> None:
         "-s",
         "--sandbox",
         choices=["read-only", "workspace-write", "danger-full-access"],
-        default="workspace-write",
-        help="sandbox mode",
+        help="sandbox mode (default: sandbox_mode from config, else workspace-write)",
     )
     p.add_argument("--allow-network", action="store_true", help="keep network access")
     p.add_argument(
@@ -207,6 +221,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.chdir(args.cd)
         except OSError as e:
             parser.error(f"cannot change to directory {args.cd!r}: {e.strerror}")
+    if args.command in _RUNS_COMMANDS:
+        # Orphans of the commands we run come to us, not init (codex.reaper).
+        from codex.reaper import want_subreaper
+
+        want_subreaper()
     module_name, func_name, _ = SUBCOMMANDS[args.command]
     func = getattr(importlib.import_module(module_name), func_name)
     try:

@@ -1,8 +1,12 @@
 """Configuration: `$CODEX_HOME/config.toml`, profiles, `-c key=value` overrides, flags.
 
-Precedence, lowest first: built-in defaults < config.toml < the selected profile < `-c`
-overrides < dedicated flags. A real Codex `config.toml` must load: keys we do not know are
-kept (so nothing is lost when we write) and reported once, never fatal.
+Precedence, lowest first, for every command and every key: built-in defaults (a command may
+have its own, e.g. `codex sandbox` defaults to workspace-write) < config.toml < the selected
+profile < `-c` overrides < dedicated flags. A profile is chosen by `-p NAME`, else
+`-c profile=NAME`, else `profile = "NAME"` in config.toml; it is the `[profiles.NAME]` table of
+config.toml and, layered over that, the file `$CODEX_HOME/NAME.config.toml` when it exists
+(Codex's newer form); either alone is enough. A real Codex `config.toml` must load: keys we do
+not know are kept (so nothing is lost when we write) and reported once, never fatal.
 """
 
 from __future__ import annotations
@@ -32,6 +36,18 @@ SRC_FLAG = "flag"
 
 def _profile_source(name: str) -> str:
     return f"profile:{name}"
+
+
+def profile_file_name(name: str) -> str | None:
+    """`NAME.config.toml` for a profile name that can be a file name in CODEX_HOME, else None
+    (a name with a path separator, or `.`-led, only ever names a `[profiles.NAME]` table)."""
+    if not _PROFILE_FILE_NAME.fullmatch(name) or name.startswith("."):
+        return None
+    return f"{name}{_PROFILE_FILE_SUFFIX}"
+
+
+_PROFILE_FILE_NAME = re.compile(r"[A-Za-z0-9_.@+-]+")
+_PROFILE_FILE_SUFFIX = ".config.toml"
 
 
 BUILTIN_PROVIDERS: dict[str, dict[str, Any]] = {
@@ -77,6 +93,7 @@ DEFAULTS: dict[str, Any] = {
     "model_reasoning_effort": "medium",
     "model_reasoning_summary": "auto",
     "project_doc_max_bytes": 32 * 1024,
+    "project_doc_fallback_filenames": [],
     "tool_output_token_limit": 10_000,
     "shell_environment_policy": {"inherit": "all", "ignore_default_excludes": True},
 }
@@ -90,6 +107,9 @@ OPTIONAL_KEYS = frozenset(
         "exec_server_url",
         "exec_server_token_file",
         "oss_provider",
+        "notify",
+        "model_context_window",
+        "model_auto_compact_token_limit",
     }
 )
 KNOWN_KEYS = frozenset(DEFAULTS) | OPTIONAL_KEYS
@@ -232,13 +252,22 @@ def load_config(
     profile: str | None = None,
     overrides: Iterable[str] = (),
     flags: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, Any] | None = None,
     warn_unknown: bool = True,
 ) -> Config:
-    """Build the effective Config. `flags` are dotted keys set by dedicated CLI flags."""
+    """Build the effective Config (precedence in the module docstring).
+
+    `flags` are dotted keys set by a command's dedicated flags (None values are not set);
+    `defaults` are dotted keys a command defaults differently from `DEFAULTS`. Raises
+    `ConfigError` for an unreadable or invalid file, an unknown profile or a bad value and
+    `UsageError` for a malformed `-c`.
+    """
     home = home if home is not None else codex_home()
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     _merge(values, DEFAULTS, SRC_DEFAULT, sources)
+    for dotted, value in (defaults or {}).items():
+        _merge(values, _set_dotted({}, dotted.split("."), value), SRC_DEFAULT, sources)
 
     file_values = read_toml_file(home / CONFIG_FILE)
     parsed_overrides = [parse_override(o) for o in overrides]
@@ -250,13 +279,10 @@ def load_config(
         for parts, value in parsed_overrides:
             if parts == ["profile"]:
                 selected = str(value)
-    if selected is None:
-        selected = file_values.get("profile")
+    if selected is None and file_values.get("profile") is not None:
+        selected = str(file_values["profile"])
     if selected is not None:
-        profiles = values.get("profiles") or {}
-        if selected not in profiles:
-            raise ConfigError(f"config profile {selected!r} not found in {home / CONFIG_FILE}")
-        _merge(values, profiles[selected], _profile_source(selected), sources)
+        _merge_profile(values, sources, home, selected)
 
     for parts, value in parsed_overrides:
         _merge(values, _set_dotted({}, parts, value), SRC_OVERRIDE, sources)
@@ -270,6 +296,26 @@ def load_config(
     cfg = Config(values, sources, home, selected, unknown)
     _validate(cfg)
     return cfg
+
+
+def _merge_profile(values: dict[str, Any], sources: dict[str, str], home: Path,
+                   name: str) -> None:
+    """Layer profile `name`: its `[profiles.NAME]` table, then `NAME.config.toml`."""
+    table = (values.get("profiles") or {}).get(name)
+    if table is not None and not isinstance(table, Mapping):
+        raise ConfigError(f"[profiles.{name}] in {home / CONFIG_FILE} must be a table")
+    file_name = profile_file_name(name)
+    file_path = home / file_name if file_name else None
+    file_values = read_toml_file(file_path) if file_path and file_path.is_file() else None
+    if table is None and file_values is None:
+        where = f"no [profiles.{name}] in {home / CONFIG_FILE}"
+        if file_path is not None:
+            where += f" and no {file_path}"
+        raise ConfigError(f"config profile {name!r} not found: {where}")
+    if table is not None:
+        _merge(values, table, _profile_source(name), sources)
+    if file_values is not None and file_name is not None:
+        _merge(values, file_values, file_name, sources)
 
 
 def _validate(cfg: Config) -> None:
@@ -304,18 +350,40 @@ def _validate(cfg: Config) -> None:
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
                 raise ConfigError(f"invalid shell_environment_policy.{key} {v!r}: "
                                   "expected a list of patterns")
+    notify = cfg.values.get("notify")
+    if notify is not None and (not isinstance(notify, list) or not notify
+                               or not all(isinstance(x, str) and x for x in notify)):
+        raise ConfigError(f"invalid notify {notify!r}: expected a list of strings, the program "
+                          'and its arguments (notify = ["notify-send", "codex"])')
+    for key in ("model_context_window", "model_auto_compact_token_limit"):
+        v = cfg.values.get(key)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
+            raise ConfigError(f"invalid {key} {v!r}: expected a positive number of tokens")
+    names = cfg.values.get("project_doc_fallback_filenames")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        # A bare string would be tried character by character.
+        raise ConfigError(f"invalid project_doc_fallback_filenames {names!r}: expected a list "
+                          'of file names, e.g. ["CLAUDE.md"]')
+    for name in names:
+        if os.path.isabs(name):
+            raise ConfigError(f"invalid project_doc_fallback_filenames entry {name!r}: a file "
+                              "name looked up in each directory, not an absolute path")
     for key in ("project_doc_max_bytes", "tool_output_token_limit"):
         v = cfg.values.get(key)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
             raise ConfigError(f"invalid {key} {v!r}: expected a non-negative integer")
 
 
-def load_from_args(args: Any, flags: Mapping[str, Any] | None = None) -> Config:
-    """Load the Config for a parsed command line (global -c / -p options)."""
+def load_from_args(args: Any, flags: Mapping[str, Any] | None = None,
+                   defaults: Mapping[str, Any] | None = None) -> Config:
+    """Load the Config for a parsed command line: its global `-c` / `-p` options, plus the
+    command's dedicated `flags` and own `defaults` (see `load_config`). Every subcommand that
+    reads a setting goes through here, so each resolves it with the same precedence."""
     return load_config(
         profile=getattr(args, "profile", None),
         overrides=getattr(args, "config_overrides", None) or (),
         flags=flags,
+        defaults=defaults,
     )
 
 

@@ -21,6 +21,15 @@ def _ca_bundle() -> str:
     return certifi.where()
 
 
+def _containment() -> dict[str, str | None]:
+    """How codex keeps what commands start from outliving it, here (codex.reaper)."""
+    from codex import reaper
+
+    reaper.want_subreaper()  # as `codex exec` / `exec-server` would
+    found = reaper.containment()
+    return {"mode": found.mode, "detail": found.detail, "cgroup": found.cgroup}
+
+
 def report(args: argparse.Namespace) -> dict[str, Any]:
     cfg = load_from_args(args)
     flat = flatten(cfg.values)
@@ -39,6 +48,7 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
         "config_file_exists": cfg.config_path.is_file(),
         "profile": cfg.profile,
         "unknown_config_keys": cfg.unknown_keys,
+        "process_containment": _containment(),
         "config": {k: {"value": flat[k], "source": cfg.sources.get(k, "config.toml")}
                    for k in sorted(flat) if not k.startswith("profiles.")},
     }
@@ -58,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         if key == "config_file" and not info["config_file_exists"]:
             value = f"{value} (not present)"
         out.write(f"{label:16} {value}\n")
+    pc = info["process_containment"]
+    out.write(f"{'processes':16} {pc['mode']}: {pc['detail']}\n")
     if info["unknown_config_keys"]:
         out.write(f"{'ignored keys':16} {', '.join(info['unknown_config_keys'])}\n")
     out.write("\neffective configuration (key = value  [source])\n")

@@ -3,8 +3,12 @@
 Two ways to start: on a PTY (`ptyprocess`, the child gets a controlling terminal) or on
 pipes (`subprocess.Popen`). Either way the child is a session leader (`setsid`), so its pid is
 also its process-group id and session id, and `kill_tree` can reach every descendant that did
-not deliberately leave the session. Nothing here blocks on the child or starts a thread: the
-caller reads the returned fds with its event loop and learns of the exit from `ExitWatcher`.
+not deliberately leave the session (and, on Linux, those below them in the process tree).
+Every child belongs to a `codex.reaper.ProcessScope` (the caller's, else a process-wide one):
+before exec it joins the scope's cgroup where there is one, so what deliberately leaves the
+session (`setsid`, a double fork) is still the scope's to kill. Nothing here blocks on the
+child or starts a thread: the caller reads the returned fds with its event loop and learns of
+the exit from `ExitWatcher`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from codex.watchdog import WATCHDOG
+from codex import reaper
 
 PTY_ROWS = 24
 PTY_COLS = 80
@@ -56,14 +60,29 @@ def resolve_program(program: str, env: Mapping[str, str]) -> str:
     return found
 
 
+_DEFAULT_SCOPE: reaper.ProcessScope | None = None
+
+
+def default_scope() -> reaper.ProcessScope:
+    """The scope of children started without one (killed only by the watchdog at exit)."""
+    global _DEFAULT_SCOPE
+    if _DEFAULT_SCOPE is None:
+        _DEFAULT_SCOPE = reaper.ProcessScope()
+    return _DEFAULT_SCOPE
+
+
 def spawn_pty(argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
-              arg0: str | None = None, rows: int = PTY_ROWS, cols: int = PTY_COLS) -> Child:
-    """Start `argv` on a new PTY as a session leader; raise OSError if it cannot run."""
+              arg0: str | None = None, rows: int = PTY_ROWS, cols: int = PTY_COLS,
+              scope: reaper.ProcessScope | None = None) -> Child:
+    """Start `argv` on a new PTY as a session leader of `scope`; raise OSError if it cannot
+    run."""
     from ptyprocess import PtyProcess
 
     program = resolve_program(argv[0], env)
     child_argv = [arg0 if arg0 is not None else argv[0], *argv[1:]]
     env_copy = dict(env)
+    scope = scope or default_scope()
+    join_scope = scope.child_setup()
     if not os.path.isdir(cwd):
         # Checked here too so the common mistake gets the plain OS message.
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), cwd)
@@ -77,12 +96,14 @@ def spawn_pty(argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
         for name in ("SIGPIPE", "SIGXFSZ"):
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), signal.SIG_DFL)
+        if join_scope is not None:
+            join_scope()
         os.chdir(cwd)
         os.execve(program, child_argv, env_copy)
 
     proc = PtyProcess.spawn([program], env=env_copy, preexec_fn=exec_in_child,
                             dimensions=(rows, cols))
-    WATCHDOG.register(proc.pid)
+    scope.add(proc.pid)
     # Take the master fd away from ptyprocess: its close()/__del__ would block on the child.
     master = os.dup(proc.fd)
     proc.fileobj.close()
@@ -92,18 +113,24 @@ def spawn_pty(argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
 
 
 def spawn_pipes(argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
-                arg0: str | None = None, pipe_stdin: bool = False) -> Child:
-    """Start `argv` on pipes as a session leader; raise OSError if it cannot run."""
+                arg0: str | None = None, pipe_stdin: bool = False,
+                scope: reaper.ProcessScope | None = None) -> Child:
+    """Start `argv` on pipes as a session leader of `scope`; raise OSError if it cannot
+    run."""
     import subprocess
 
     program = resolve_program(argv[0], env)
     child_argv = [arg0 if arg0 is not None else argv[0], *argv[1:]]
+    scope = scope or default_scope()
+    # The only pre-exec step: one write(2) moving the child into the scope's cgroup before it
+    # can start anything (Python offers no clone-into-cgroup).
     popen = subprocess.Popen(
         child_argv, executable=program, cwd=cwd, env=dict(env),
         stdin=subprocess.PIPE if pipe_stdin else subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, bufsize=0,
+        preexec_fn=scope.child_setup(),
     )
-    WATCHDOG.register(popen.pid)
+    scope.add(popen.pid)
     fds: dict[str, int | None] = {}
     for name in ("stdin", "stdout", "stderr"):
         f = getattr(popen, name)
@@ -134,27 +161,7 @@ def exit_code(status: int) -> int:
 def _session_members(sids: Iterable[int]) -> list[int]:
     """Pids whose session id is one of `sids` (Linux /proc; empty elsewhere)."""
     wanted = set(sids)
-    found: list[int] = []
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return found
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # Fields after the parenthesised command: state ppid pgrp session ...
-        rest = stat[stat.rfind(b")") + 2:].split()
-        try:
-            if int(rest[3]) in wanted:
-                found.append(int(name))
-        except (IndexError, ValueError):
-            continue
-    return found
+    return [p.pid for p in reaper.proc_table().values() if p.sid in wanted]
 
 
 def session_has_members(sid: int) -> bool:
@@ -164,14 +171,18 @@ def session_has_members(sid: int) -> bool:
 
 def kill_tree(pids: Iterable[int], sig: int = signal.SIGKILL) -> None:
     """Send `sig` to the process groups led by `pids`, and (Linux) to every process left in
-    their sessions: a job-control shell puts its jobs in other groups of the same session."""
+    their sessions (a job-control shell puts its jobs in other groups of the same session)
+    and below any of them in the process tree (a child that called `setsid`)."""
     pids = list(pids)
     for pid in pids:
         try:
             os.killpg(pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
-    for member in _session_members(pids):
+    table = reaper.proc_table()
+    wanted = set(pids)
+    roots = [p.pid for p in table.values() if p.sid in wanted or p.pid in wanted]
+    for member in reaper.descendants(table, roots) - {os.getpid()}:
         try:
             os.kill(member, sig)
         except (ProcessLookupError, PermissionError):
@@ -234,8 +245,9 @@ class ExitWatcher:
         else:
             if got != pid:
                 return None
-        # Reaped: its id may be reused from now on, so the watchdog must forget it.
-        WATCHDOG.unregister(pid)
+        # Reaped: its number may be reused once its session is empty; the scope decides when
+        # the watchdog forgets it, and reaps what the leader left to us.
+        reaper.leader_reaped(pid)
         return status
 
     def _poll(self) -> None:

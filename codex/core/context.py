@@ -4,65 +4,43 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codex.core.history import user_message
 from codex.core.policy import Policy
+from codex.core.project_docs import AGENTS_FILE, find_git_root, read_docs
 
-AGENTS_FILE = "AGENTS.md"
-
-
-def user_message(text: str) -> dict[str, Any]:
-    return {"type": "message", "role": "user",
-            "content": [{"type": "input_text", "text": text}]}
+__all__ = ["AGENTS_FILE", "AgentsDocs", "agents_instructions", "environment_context",
+           "find_git_root", "initial_items", "load_agents_docs", "user_message"]
 
 
-def find_git_root(cwd: Path) -> Path | None:
-    """The nearest directory at or above `cwd` holding `.git` (a directory or a file)."""
-    for d in (cwd, *cwd.parents):
-        if (d / ".git").exists():
-            return d
-    return None
+@dataclass(frozen=True)
+class AgentsDocs:
+    """The merged instructions (None when there are none) and the files they came from."""
+
+    text: str | None
+    files: tuple[str, ...] = ()
 
 
-def _read_capped(path: Path, budget: int) -> str:
-    try:
-        with path.open("rb") as f:
-            data = f.read(budget)
-    except OSError:
-        return ""
-    return data.decode("utf-8", "ignore").strip()
+def load_agents_docs(home: Path, cwd: Path, max_bytes: int,
+                     fallback_filenames: Iterable[str] = ()) -> AgentsDocs:
+    """The global and project docs for `cwd` as the session starts with them (which files
+    and how much of them: `codex.core.project_docs`)."""
+    docs = read_docs(home, cwd, max_bytes, fallback_filenames)
+    if not docs:
+        return AgentsDocs(None)
+    body = "\n\n".join(doc.text for doc in docs)
+    return AgentsDocs(f"# AGENTS.md instructions for {cwd}\n\n<INSTRUCTIONS>\n{body}\n"
+                      "</INSTRUCTIONS>", tuple(str(doc.path) for doc in docs))
 
 
-def agents_instructions(home: Path, cwd: Path, max_bytes: int) -> str | None:
-    """Global `$CODEX_HOME/AGENTS.md`, then every AGENTS.md from the repo root down to cwd.
-
-    The project files together are capped at `max_bytes` (0 turns them off), the deepest
-    files losing out when the budget runs out, since the root's rules apply to everything.
-    """
-    parts: list[str] = []
-    glob = home / AGENTS_FILE
-    if glob.is_file():
-        text = _read_capped(glob, max(max_bytes, 1) if max_bytes else 1 << 20)
-        if text:
-            parts.append(text)
-    if max_bytes > 0:
-        root = find_git_root(cwd) or cwd
-        chain = [cwd, *cwd.parents]
-        dirs = list(reversed(chain[: chain.index(root) + 1])) if root in chain else [cwd]
-        budget = max_bytes
-        for d in dirs:
-            f = d / AGENTS_FILE
-            if budget <= 0 or not f.is_file():
-                continue
-            text = _read_capped(f, budget)
-            if text:
-                budget -= len(text.encode())
-                parts.append(text)
-    if not parts:
-        return None
-    body = "\n\n".join(parts)
-    return f"# AGENTS.md instructions for {cwd}\n\n<INSTRUCTIONS>\n{body}\n</INSTRUCTIONS>"
+def agents_instructions(home: Path, cwd: Path, max_bytes: int,
+                        fallback_filenames: Iterable[str] = ()) -> str | None:
+    """The user message text holding the global and project docs for `cwd`, or None."""
+    return load_agents_docs(home, cwd, max_bytes, fallback_filenames).text
 
 
 def _shell_name() -> str:
@@ -100,9 +78,16 @@ def _timezone() -> str:
     return time.tzname[0] or "UTC"
 
 
-def initial_items(home: Path, cwd: Path, policy: Policy, max_bytes: int) -> list[dict[str, Any]]:
-    items = []
-    agents = agents_instructions(home, cwd, max_bytes)
+def initial_items(home: Path, cwd: Path, policy: Policy, max_bytes: int,
+                  fallback_filenames: Iterable[str] = (),
+                  developer_instructions: str | None = None) -> list[dict[str, Any]]:
+    """The first items of a new session: developer instructions (when given), the AGENTS.md
+    instructions (when any), then the environment context."""
+    items: list[dict[str, Any]] = []
+    if developer_instructions:
+        items.append({"type": "message", "role": "developer",
+                      "content": [{"type": "input_text", "text": developer_instructions}]})
+    agents = agents_instructions(home, cwd, max_bytes, fallback_filenames)
     if agents:
         items.append(user_message(agents))
     items.append(user_message(environment_context(cwd, policy)))

@@ -46,7 +46,7 @@ class ExecStatus(enum.StrEnum):
     COMPLETED = "completed"  # exited 0
     FAILED = "failed"  # exited non-zero, or could not start
     DECLINED = "declined"  # refused by policy or by the user; never started
-    RUNNING = "running"  # still alive in a unified_exec session when the turn ended
+    RUNNING = "running"  # still alive in a unified_exec session when the call returned
     ABORTED = "aborted"  # the turn was interrupted while it ran
 
 
@@ -215,12 +215,17 @@ class Reasoning:
 
 @dataclass(frozen=True, slots=True)
 class ExecBegin:
+    """`session_id`: set when this call (a `write_stdin`) continues the unified_exec session
+    an earlier `ExecEnd(status=RUNNING, session_id=...)` left running; None for a new
+    command."""
+
     call_id: str
     command: str
     cwd: str
     sandboxed: bool
     source: ExecSource = ExecSource.AGENT
     turn_id: str | None = None
+    session_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +367,16 @@ class UndoComplete:
 
 
 @dataclass(frozen=True, slots=True)
+class RolledBack:
+    """Answer to `Rollback`: `user_turns` were dropped; `history` is what remains (Responses
+    items), for a front-end to redraw the conversation."""
+
+    user_turns: int
+    history: tuple[dict[str, Any], ...] = ()
+    turn_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Warning:  # noqa: A001 - the spec's name; codex never uses the builtin
     message: str
     turn_id: str | None = None
@@ -404,5 +419,5 @@ Event = (SessionConfigured | TurnStarted | UserMessage | AgentMessageDelta | Age
          | ReasoningDelta | Reasoning | ExecBegin | ExecOutputDelta | ExecEnd
          | ExecApprovalRequest | PatchApprovalRequest | PatchBegin | PatchEnd | PlanUpdate
          | McpStartupUpdate | McpCallBegin | McpCallEnd | TokenCount | ContextCompacted
-         | UndoComplete | Warning | StreamError | Error | TurnComplete | TurnAborted
+         | UndoComplete | RolledBack | Warning | StreamError | Error | TurnComplete | TurnAborted
          | ShutdownComplete)

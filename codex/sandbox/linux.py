@@ -8,16 +8,12 @@ spawner's fork and the command's exec.
 
 The steps, in this order (each needs the previous one's privileges):
 1. Namespaces. Network off -> a new network namespace: it holds only a loopback interface of its
-   own, so every IP protocol (TCP, UDP, raw, sockets made through io_uring) reaches nothing,
-   with no per-architecture syscall table to keep right. Pathname AF_UNIX sockets keep working
-   (they are found through the filesystem, not the namespace); abstract ones stay inside. As
-   non-root this needs a user namespace (mapping just our own uid); root creates it directly
-   and keeps its ordinary file permissions. workspace-write also gets a mount namespace.
-   Fallback, where no namespace can be had (user namespaces disabled, e.g. by Ubuntu's AppArmor
-   restriction, or already inside a codex sandbox): a seccomp filter refuses socket(2) for
-   every family but AF_UNIX, and io_uring (see network_filter). We prefer the namespace because
-   it covers every protocol and syscall at once; the filter must track architectures and each
-   new way to make a socket.
+   own, so every IP protocol (TCP, UDP, raw) reaches nothing, with no per-architecture syscall
+   table to keep right. As non-root this needs a user namespace (mapping just our own uid);
+   root creates it directly and keeps its ordinary file permissions. workspace-write also gets
+   a mount namespace. Fallback, where no namespace can be had (user namespaces disabled, e.g.
+   by Ubuntu's AppArmor restriction, or already inside a codex sandbox): the socket filter of
+   step 4 refuses every socket family instead.
 2. `.git` carve-out. Landlock only grants: a rule on a writable root covers everything below it
    and nothing can be subtracted. So we grant the whole root and, in the private mount
    namespace, bind-mount each protected path read-only onto itself: writes there fail with
@@ -35,19 +31,37 @@ The steps, in this order (each needs the previous one's privileges):
 3. Root only: drop dangerous capabilities (modules, raw I/O, mknod, admin, ptrace, ...) from
    the bounding set, so the command, exec'd as root, does not get them back.
 4. `PR_SET_NO_NEW_PRIVS`: no set-uid/file-capability gains after exec (Landlock and seccomp
-   need it too).
+   need it too). Then, with the network off, a seccomp filter on socket creation (see
+   socket_filter): no new unix-domain socket at all, so no daemon's socket outside is
+   reachable, pathname (found through the filesystem, which a network namespace does not
+   separate: a container engine's or an agent's socket would be a full escape) or abstract;
+   only IP and netlink sockets inside the namespace, connected socketpairs, and no io_uring.
 5. Landlock: read and execute everywhere; read/write/ioctl on the terminal and null devices;
    everything except making device nodes under each writable root (none in read-only).
    REFER (ABI 2) lets renames and links inside the roots work and stops links that would give
    an outside file write access; TRUNCATE (ABI 3) closes truncate(2) on outside files;
    IOCTL_DEV (ABI 5) is granted only on the terminal devices; signal scoping (ABI 6) keeps the
-   command from signalling processes outside the sandbox.
+   command from signalling processes outside the sandbox, and with the network off abstract
+   unix sockets outside are scoped away too.
 
-Known limits: pathname AF_UNIX sockets stay reachable with the network off (Landlock cannot
-restrict connect(2) on them), so a local daemon that trusts its peers (docker.sock, systemd's
-private socket for root) is as reachable as it is outside; output may be written to other
-terminals the user owns (/dev/pts is granted so commands can open PTYs; injecting input needs
-CAP_SYS_ADMIN, which the command never has).
+What closing unix sockets costs (network off only): a command cannot reach any local daemon
+(docker/podman, ssh-agent, gpg-agent, D-Bus, X11/Wayland, systemd, a database's socket, nscd:
+glibc falls back to files) nor serve a unix socket of its own (e.g. Python's multiprocessing
+`forkserver` start method or `Manager`, a test suite's unix-socket fixtures; TCP on the
+sandbox's own loopback still works for those). Pipes, PTYs and socketpair(2) between a program
+and its children (subprocess, asyncio) are unaffected. Whoever needs a daemon gets it back the
+same way as the network: `sandbox_workspace_write.network_access = true` (or `--allow-network`)
+lifts the filter with the namespace, and so does `danger-full-access`; a single command can
+be run outside the sandbox by an approved escalation (`sandbox_permissions:
+"require_escalated"`, never granted in a headless `codex exec`).
+
+Known limits: path rules judge the path used, not the file: a hard link that already existed
+when the sandbox started, from inside a writable root to a file outside, is a writable name of
+that outside file (Landlock sees a path under the root; links made inside the sandbox are
+refused by REFER). The same holds for a bind mount of an outside directory into a root. Output
+may be written to other terminals the user owns (/dev/pts is granted so commands can open PTYs;
+injecting input needs CAP_SYS_ADMIN, which the command never has). A 32-bit (compat) program
+cannot run with the network off: the socket filter refuses every syscall of a foreign ABI.
 
 We require Landlock ABI >= 3: below it truncate(2) of any file the user owns is not restricted,
 which would make "read-only" untrue. Nothing here ever falls back to running unsandboxed: a
@@ -56,8 +70,8 @@ missing feature raises SandboxUnavailable.
 Testing hooks, honoured always because they never weaken the sandbox:
 `CODEX_SANDBOX_SIMULATE_NO_LANDLOCK=1` behaves as a kernel without Landlock (refuses);
 `CODEX_SANDBOX_SIMULATE_LANDLOCK_ABI=N` caps the detected ABI at N (refuses below 3);
-`CODEX_SANDBOX_SIMULATE_NO_USERNS=1` takes the no-namespace fallback (seccomp + per-entry
-Landlock), which enforces the same policy.
+`CODEX_SANDBOX_SIMULATE_NO_USERNS=1` takes the no-namespace fallback (seccomp for every socket
+family + per-entry Landlock), which enforces the same policy.
 """
 
 from __future__ import annotations
@@ -97,6 +111,7 @@ ACCESS_FS_MAKE_SYM = 1 << 12
 ACCESS_FS_REFER = 1 << 13  # ABI 2
 ACCESS_FS_TRUNCATE = 1 << 14  # ABI 3
 ACCESS_FS_IOCTL_DEV = 1 << 15  # ABI 5
+SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0  # ABI 6
 SCOPE_SIGNAL = 1 << 1  # ABI 6
 
 _FS_ABI1 = (1 << 13) - 1
@@ -204,25 +219,13 @@ def check_available(policy: SandboxPolicy) -> None:
             f"sandbox needs ABI {MIN_LANDLOCK_ABI} (Linux 6.2 or newer) to stop truncation of "
             "files outside the writable roots; the command was not run."
         )
-    if not policy.full_network and seccomp_arch() is None and not _userns_possible():
+    if not policy.full_network and seccomp_arch() is None:
         raise SandboxUnavailable(
-            "sandbox unavailable: network isolation needs user namespaces (disabled here) or "
-            f"a seccomp filter (not supported on {os.uname().machine}); the command was not run"
+            "sandbox unavailable: with the network off, codex closes unix sockets (and, without "
+            "user namespaces, the network) with a seccomp filter, which it does not have for "
+            f"{os.uname().machine}; the command was not run (network_access = true, or "
+            "-s danger-full-access, runs without it)"
         )
-
-
-def _userns_possible() -> bool:
-    if os.geteuid() == 0:
-        return True
-    for path in ("/proc/sys/kernel/unprivileged_userns_clone",
-                 "/proc/sys/user/max_user_namespaces"):
-        try:
-            with open(path) as f:
-                if f.read().strip() == "0":
-                    return False
-        except OSError:
-            continue
-    return True
 
 
 def apply_to_self(policy: SandboxPolicy, cwd: str,
@@ -259,10 +262,11 @@ def apply_to_self(policy: SandboxPolicy, cwd: str,
         _drop_capabilities(libc)
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise _fail("prctl(PR_SET_NO_NEW_PRIVS)")
-    if not isolated and not policy.full_network:
-        _deny_ip_sockets(libc)
+    if not policy.full_network:
+        _install_socket_filter(libc, namespaced_network=isolated)
     # Without the mount namespace, `.git` is kept read-only by Landlock alone (see write_rules).
-    _landlock(libc, abi, roots, [] if isolated else protected)
+    _landlock(libc, abi, roots, [] if isolated else protected,
+              scope_abstract_sockets=not policy.full_network)
 
 
 def _enter_namespaces(libc: ctypes.CDLL, flags: int, is_root: bool) -> bool:
@@ -374,18 +378,37 @@ def _drop_capabilities(libc: ctypes.CDLL) -> None:
             raise _fail(f"dropping capability {cap}")
 
 
-# -- seccomp: the network fallback ---------------------------------------------------------
-# Used only where no network namespace can be had (user namespaces disabled, e.g. Ubuntu's
-# AppArmor restriction, or inside another codex sandbox): socket(2) for anything but AF_UNIX
-# fails with EACCES, and io_uring (which can create sockets without socket(2)) is refused.
-# Syscalls of a foreign ABI (32-bit compat, x32) are refused whole: their numbering differs
-# and socketcall(2) hides its arguments from the filter.
+# -- seccomp: local sockets, and the network where no namespace can be had ------------------
+# Installed whenever the network is off. With a network namespace (the usual case) IP sockets
+# are harmless (they reach only the namespace's own loopback), so socket(2) is allowed for
+# AF_INET, AF_INET6 and AF_NETLINK (also namespaced) and refused for every other family:
+# AF_UNIX above all, because a pathname unix socket is found through the filesystem, not the
+# namespace, so a daemon's socket outside (a container engine's, an agent's) would otherwise be
+# one connect(2) away; and families that are not namespaced (AF_VSOCK reaches the hypervisor).
+# Without a namespace (the fallback) socket(2) is refused for every family.
+# socketpair(2) stays allowed for AF_UNIX SOCK_STREAM and SOCK_SEQPACKET: such a pair is
+# connected at birth and cannot be pointed elsewhere (a SOCK_DGRAM one could sendto(2) any
+# socket path, so it is refused). Refused too: io_uring (it can create and connect sockets
+# without socket(2)), x32 syscalls, and every syscall of a foreign ABI (32-bit compat: its
+# numbering differs and socketcall(2) hides its arguments from the filter).
+# Why not decide per path: seccomp sees only a pointer to the address, never the path (and
+# reading it would race with the caller); Landlock up to ABI 7 restricts binding a socket file
+# (MAKE_SOCK) and abstract sockets (scoping, ABI 6) but not connecting to a pathname socket.
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 _NR_SOCKET = {"x86_64": 41, "aarch64": 198}
+_NR_SOCKETPAIR = {"x86_64": 53, "aarch64": 199}
 _NR_IO_URING_SETUP = 425  # the same on both
 _X32_SYSCALL_BIT = 0x40000000
 _AF_UNIX = 1
+_AF_INET = 2
+_AF_INET6 = 10
+_AF_NETLINK = 16
+NAMESPACED_FAMILIES = (_AF_INET, _AF_INET6, _AF_NETLINK)
+_SOCK_STREAM = 1
+_SOCK_SEQPACKET = 5
+_SOCK_TYPE_FLAGS = 0o4000 | 0o2000000  # SOCK_NONBLOCK | SOCK_CLOEXEC (x86_64 and aarch64)
 _BPF_LD_W_ABS = 0x20
+_BPF_ALU_AND_K = 0x54
 _BPF_JEQ_K = 0x15
 _BPF_JSET_K = 0x45
 _BPF_RET_K = 0x06
@@ -394,7 +417,8 @@ _SECCOMP_RET_ERRNO = 0x00050000
 _PR_SET_SECCOMP = 22
 _PR_GET_SECCOMP = 21
 _SECCOMP_MODE_FILTER = 2
-_OFF_NR, _OFF_ARCH, _OFF_ARG0 = 0, 4, 16  # struct seccomp_data (args[0] low word, LE)
+# struct seccomp_data: nr, arch, instruction pointer, then args[] (low words, little-endian).
+_OFF_NR, _OFF_ARCH, _OFF_ARG0, _OFF_ARG1 = 0, 4, 16, 24
 
 
 def seccomp_arch() -> str | None:
@@ -412,43 +436,78 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def network_filter(arch: str) -> list[tuple[int, int, int, int]]:
-    """The BPF program (code, jt, jf, k) that keeps IP sockets from a process on `arch`."""
+# A program with named jump targets: (code, jt, jf, k, label) where jt/jf name the label of a
+# later instruction (None: the next one); `_assemble` turns them into BPF's forward offsets.
+_Ins = tuple[int, "str | None", "str | None", int, "str | None"]
+
+
+def _assemble(prog: list[_Ins]) -> list[tuple[int, int, int, int]]:
+    where = {label: i for i, (*_rest, label) in enumerate(prog) if label is not None}
+
+    def offset(i: int, target: str | None) -> int:
+        if target is None:
+            return 0
+        jump = where[target] - i - 1
+        if not 0 <= jump < 256:
+            raise ValueError(f"seccomp jump to {target} out of range")
+        return jump
+
+    return [(code, offset(i, jt), offset(i, jf), k)
+            for i, (code, jt, jf, k, _label) in enumerate(prog)]
+
+
+def socket_filter(arch: str, *, namespaced_network: bool) -> list[tuple[int, int, int, int]]:
+    """The BPF program (code, jt, jf, k) that keeps a process on `arch` from every socket that
+    could reach outside: see the comment above. `namespaced_network` says whether the process
+    has a network namespace of its own (then IP and netlink sockets stay allowed)."""
     deny = _SECCOMP_RET_ERRNO | errno.EACCES
-    prog: list[tuple[int, int, int, int]] = [
-        (_BPF_LD_W_ABS, 0, 0, _OFF_ARCH),
-        (_BPF_JEQ_K, 1, 0, _AUDIT_ARCH[arch]),
-        (_BPF_RET_K, 0, 0, deny),
-        (_BPF_LD_W_ABS, 0, 0, _OFF_NR),
+    prog: list[_Ins] = [
+        (_BPF_LD_W_ABS, None, None, _OFF_ARCH, None),
+        (_BPF_JEQ_K, None, "deny", _AUDIT_ARCH[arch], None),
+        (_BPF_LD_W_ABS, None, None, _OFF_NR, None),
     ]
     if arch == "x86_64":
-        prog += [(_BPF_JSET_K, 0, 1, _X32_SYSCALL_BIT), (_BPF_RET_K, 0, 0, deny)]
+        prog.append((_BPF_JSET_K, "deny", None, _X32_SYSCALL_BIT, None))
     prog += [
-        (_BPF_JEQ_K, 0, 1, _NR_IO_URING_SETUP),
-        (_BPF_RET_K, 0, 0, deny),
-        (_BPF_JEQ_K, 1, 0, _NR_SOCKET[arch]),
-        (_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
-        (_BPF_LD_W_ABS, 0, 0, _OFF_ARG0),
-        (_BPF_JEQ_K, 0, 1, _AF_UNIX),
-        (_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
-        (_BPF_RET_K, 0, 0, deny),
+        (_BPF_JEQ_K, "deny", None, _NR_IO_URING_SETUP, None),
+        (_BPF_JEQ_K, "socket", None, _NR_SOCKET[arch], None),
+        (_BPF_JEQ_K, "socketpair", "allow", _NR_SOCKETPAIR[arch], None),
+        (_BPF_LD_W_ABS, None, None, _OFF_ARG0, "socket"),
     ]
-    return prog
+    families = NAMESPACED_FAMILIES if namespaced_network else ()
+    prog += [(_BPF_JEQ_K, "allow", None, family, None) for family in families]
+    prog += [
+        (_BPF_RET_K, None, None, deny, None),
+        (_BPF_LD_W_ABS, None, None, _OFF_ARG0, "socketpair"),
+        (_BPF_JEQ_K, None, "deny", _AF_UNIX, None),
+        (_BPF_LD_W_ABS, None, None, _OFF_ARG1, None),
+        (_BPF_ALU_AND_K, None, None, 0xFFFFFFFF & ~_SOCK_TYPE_FLAGS, None),
+        (_BPF_JEQ_K, "allow", None, _SOCK_STREAM, None),
+        (_BPF_JEQ_K, "allow", None, _SOCK_SEQPACKET, None),
+        (_BPF_RET_K, None, None, deny, "deny"),
+        (_BPF_RET_K, None, None, _SECCOMP_RET_ALLOW, "allow"),
+    ]
+    return _assemble(prog)
 
 
-def _deny_ip_sockets(libc: ctypes.CDLL) -> None:
+def _install_socket_filter(libc: ctypes.CDLL, *, namespaced_network: bool) -> None:
     arch = seccomp_arch()
     if arch is None:
+        if namespaced_network:
+            raise SandboxUnavailable(
+                "sandbox unavailable: with the network off, unix sockets outside the sandbox "
+                f"are closed by a seccomp filter, which codex does not have for "
+                f"{os.uname().machine}; the command was not run")
         raise SandboxUnavailable(
             "sandbox unavailable: no network namespace could be made (user namespaces are "
             f"disabled) and codex has no seccomp filter for {os.uname().machine}; the command "
             "was not run"
         )
-    prog = network_filter(arch)
+    prog = socket_filter(arch, namespaced_network=namespaced_network)
     arr = (_SockFilter * len(prog))(*(_SockFilter(*ins) for ins in prog))
     fprog = _SockFprog(len(prog), arr)
     if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
-        raise _fail("installing the seccomp network filter")
+        raise _fail("installing the seccomp socket filter")
 
 
 # -- Landlock -------------------------------------------------------------------------------
@@ -489,9 +548,14 @@ def write_rules(root: str, rights: int, carve_out: list[str]) -> list[tuple[str,
     return rules
 
 
-def _landlock(libc: ctypes.CDLL, abi: int, roots: list[str], carve_out: list[str]) -> None:
+def _landlock(libc: ctypes.CDLL, abi: int, roots: list[str], carve_out: list[str], *,
+              scope_abstract_sockets: bool) -> None:
     handled = handled_fs_rights(abi)
-    scoped = SCOPE_SIGNAL if abi >= 6 else 0
+    scoped = 0
+    if abi >= 6:
+        # Signals always; abstract unix sockets too when the network is off (the socket filter
+        # already refuses new unix sockets: this also covers one inherited unconnected).
+        scoped = SCOPE_SIGNAL | (SCOPE_ABSTRACT_UNIX_SOCKET if scope_abstract_sockets else 0)
     # struct landlock_ruleset_attr grew with the ABI: fs (v1), net (v4), scoped (v6).
     attr = struct.pack("<QQQ", handled, 0, scoped)
     size = 24 if abi >= 6 else 16 if abi >= 4 else 8

@@ -213,7 +213,8 @@ class SandboxPolicy:
                     "can, and use the network.")
         net = ("Network access is allowed." if self.full_network else
                "Network access is disabled: connections (even to localhost services of the "
-               "user) fail.")
+               "user) fail, and so do unix-domain sockets (docker, ssh-agent, D-Bus, a local "
+               "database).")
         if self.mode == READ_ONLY:
             return ("Commands run in a read-only sandbox: they can read any file but cannot "
                     f"create, change or delete files anywhere. {net} A command that fails with "

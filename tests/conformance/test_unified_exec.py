@@ -18,6 +18,8 @@ from codex.unified_exec import ToolResult, UnifiedExecManager
 from tests.support.unified_exec import (  # noqa: F401 - fixtures
     WsServer,
     backend_factory,
+    codex_program,
+    codex_ws_server,
     remote_backend_factory,
     run_manager,
     wait_for,
@@ -51,7 +53,10 @@ def test_case_01_echo_returns_at_once(backend_factory) -> None:
     assert r.exit_code == 0 and r.session_id is None
     assert r.output == "hello\n"
     assert "Process exited with code 0" in r.text and "session ID" not in r.text
-    assert wall < 0.75 and r.wall_time < 0.75
+    # The spec's bound is ours to keep; Codex's own server answers in ~44 ms steps and is
+    # held to the behaviour only (its timing under load is not ours to assert).
+    if not backend_factory.kind.startswith("codex-"):
+        assert wall < 0.75 and r.wall_time < 0.75
 
 
 def test_case_02_isatty_false_without_tty_true_with(backend_factory) -> None:
@@ -188,7 +193,8 @@ def test_case_09_session_outlives_turn_dies_on_shutdown(backend_factory) -> None
     turn1, turn3 = run_manager(backend_factory, body)
     assert turn1.session_id is not None
     assert turn3.session_id == turn1.session_id and turn3.exit_code is None
-    assert len(pids) == (3 if backend_factory.kind == "remote-stdio" else 2)
+    stdio = backend_factory.kind in ("remote-stdio", "codex-stdio")
+    assert len(pids) == (3 if stdio else 2)
     assert wait_pids_gone(pids) == []
 
 
@@ -233,7 +239,12 @@ def test_case_10_session_cap_and_pruning(backend_factory) -> None:
 
 def test_case_11_server_dies_mid_session(remote_backend_factory, tmp_path: Path) -> None:
     kind = remote_backend_factory.kind
-    server = WsServer(tmp_path / "server.log") if kind == "remote-ws" else None
+    server = None
+    if kind == "remote-ws":
+        server = WsServer(tmp_path / "server.log")
+    elif kind == "codex-ws":
+        program, env = codex_program(tmp_path)
+        server = WsServer(tmp_path / "server.log", program=program, env=env)
     factory = (lambda: RemoteBackend.websocket(server.url)) if server else remote_backend_factory
     pids: list[int] = []
 
@@ -266,7 +277,66 @@ def test_case_11_server_dies_mid_session(remote_backend_factory, tmp_path: Path)
     assert result.wall_time < 20 and result.session_id is None and result.exit_code is None
     assert after.text == f"write_stdin failed: Unknown process id {first.session_id}"
     # New commands get a new connection: a new stdio child; the dead websocket server is gone.
-    if kind == "remote-stdio":
+    if kind in ("remote-stdio", "codex-stdio"):
         assert again.output == "back\n" and again.exit_code == 0
     else:
         assert again.text.startswith("exec_command failed for `echo back`: cannot connect")
+
+
+# -- streaming hooks (ours: the session streams command output as ExecOutputDelta) ----------
+def test_output_observer_sees_output_while_the_call_waits(backend_factory,
+                                                          tmp_path: Path) -> None:
+    """The observer gets a chunk while the process still runs: each command below waits for
+    a file that only the observer creates, so without streaming neither call could see the
+    process exit within its wait."""
+    a, c = tmp_path / "a", tmp_path / "c"
+    wait = "while [ ! -e {0} ]; do sleep 0.01; done"
+    cmd1 = f"printf FIRST; {wait.format(a)}; printf SECOND"
+    # Starts talking only once written to, i.e. once write_stdin has attached its observer.
+    cmd2 = f"stty -echo; echo READY; read x; printf THIRD; {wait.format(c)}; printf FOURTH"
+
+    async def body(m: UnifiedExecManager):
+        seen1: list[tuple[str, bytes]] = []
+        seen2: list[bytes] = []
+
+        def on1(stream: str, chunk: bytes) -> None:
+            seen1.append((stream, chunk))
+            a.touch()
+
+        def on2(stream: str, chunk: bytes) -> None:
+            seen2.append(chunk)
+            c.touch()
+
+        r1 = await m.exec_command({"cmd": cmd1, "login": False, "yield_time_ms": 30000},
+                                  on_output=on1)
+        started = await m.exec_command({"cmd": cmd2, "login": False, "tty": True,
+                                        "yield_time_ms": 250})
+        await read_until(m, started, "READY")
+        r2 = await m.write_stdin({"session_id": started.session_id, "chars": "go\n",
+                                  "yield_time_ms": 30000}, on_output=on2)
+        return seen1, seen2, r1, r2
+
+    seen1, seen2, r1, r2 = run_manager(backend_factory, body)
+    assert r1.exit_code == 0 and r1.output == "FIRSTSECOND", r1.text
+    assert seen1[0][1].startswith(b"FIRST") and seen1[0][0] in ("stdout", "pty")
+    assert b"".join(chunk for _, chunk in seen1) == b"FIRSTSECOND"
+    assert r2.exit_code == 0 and r2.output == "THIRDFOURTH", r2.text
+    assert b"".join(seen2) == b"THIRDFOURTH"
+
+
+def test_a_cancelled_call_with_kill_on_cancel_leaves_no_process(backend_factory) -> None:
+    pids: list[int] = []
+
+    async def body(m: UnifiedExecManager):
+        call = asyncio.create_task(m.exec_command(
+            {"cmd": "echo PID=$$; exec sleep 1000", "login": False, "yield_time_ms": 30000},
+            on_output=lambda _s, chunk: pids.append(int(chunk.split(b"=")[1]))
+            if chunk.startswith(b"PID=") else None, kill_on_cancel=True))
+        await wait_for(lambda: pids, what="the process to print its pid")
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        return list(m.session_ids)
+
+    assert run_manager(backend_factory, body) == []
+    assert pids and wait_pids_gone(pids) == []

@@ -10,7 +10,9 @@ offered to the model and the format explanation for the system prompt.
 
 Where we differ from Codex on purpose (ours):
 - Atomic: a patch that fails at any point, even while writing, leaves every file as it was.
-- Line endings are kept: a CRLF file stays CRLF; untouched lines keep their bytes; context
+- Bytes outside the changed lines stay as they were: each line's own ending (`\r\n`, `\r`,
+  `\n`, mixed in one file), the final line break or its absence (Codex always adds one), a
+  UTF-8 or UTF-16 byte-order mark, bytes that are not UTF-8, the permission bits. Context
   lines keep the file's own text (the model's copy of them may differ in whitespace).
 - A pure insertion chunk under `@@ <line>` goes right after that line (Codex: end of file).
 - `*** End of File` prefers the end but still finds the lines elsewhere if they are not there.

@@ -7,11 +7,15 @@ link keeps each replaced original until the end). If anything fails midway, ever
 so far is undone and the temporary files and directories we created are removed: the disk is
 as it was, byte for byte. (Codex leaves the earlier hunks applied; we do not.)
 
-Line endings: a file that mostly ends its lines with CRLF stays CRLF: lines the patch adds get
-the file's dominant ending, lines it does not touch keep their own bytes. Added files use LF.
-Every updated file ends with a line break (added if missing); an emptied file stays empty.
-Bytes that are not UTF-8 survive untouched lines unchanged (read with `surrogateescape`), and a
-UTF-8 byte-order mark is kept.
+Bytes outside the changed lines never change (ours; Codex rewrites the file from its lines
+and always ends it with a newline). `text.FileText` reads and writes the bytes (byte-order
+mark, codec, per-line endings); `_replacement` decides the endings of changed lines: each line
+keeps its own ending (`\r\n`, `\r`, `\n`, mixed in one file); a line that replaces another
+takes that line's ending, a purely added line the file's dominant one; a file without a final
+line break keeps lacking one, unless its last line is deleted outright (the line before it
+keeps its own ending, as `git apply` of the same diff would); a byte-order mark (UTF-8 or
+UTF-16) and bytes that are not UTF-8 are kept; an emptied file stays empty. Added files are
+written as given (LF). A rewritten file keeps its permission bits and, when we may, its owner.
 """
 
 from __future__ import annotations
@@ -27,10 +31,10 @@ from typing import Literal
 from .errors import APPLY_FAILED, VERIFICATION_FAILED, PatchError
 from .parser import AddFile, Chunk, DeleteFile, Patch, UpdateFile, parse_patch
 from .seek import LineMatcher
+from .text import FileText
 
 _ENCODING = "utf-8"
 _ERRORS = "surrogateescape"
-_BOM = "\ufeff"
 _SUMMARY_HEADER = "Success. Updated the following files:"
 
 ChangeKind = Literal["add", "update", "delete"]
@@ -93,6 +97,18 @@ class PatchPlan:
             path if final.content is None else _Commit.target(path)
             for path, final in self._finals.items()
         )
+
+    def contents(self, path: Path) -> tuple[bytes | None, bytes | None]:
+        """(bytes now, bytes after the apply) of an absolute `path` the patch touches; None
+        for a file that does not exist / will not exist. For previews (diffs) and undo."""
+        before = self._seen.get(path)
+        if before is None:
+            try:
+                before = path.read_bytes()
+            except OSError:
+                before = None
+        final = self._finals.get(path)
+        return before, (final.content if final is not None else before)
 
     def apply(self) -> PatchResult:
         """Write the planned files all-or-nothing; raises `PatchError` and changes nothing."""
@@ -244,51 +260,35 @@ class _Verifier:
 
 
 def _apply_chunks(data: bytes, chunks: tuple[Chunk, ...], raw: str) -> bytes:
-    text = data.decode(_ENCODING, _ERRORS)
-    bom = _BOM if text.startswith(_BOM) else ""
-    lines, endings = _split_lines(text[len(bom):])
-    eol = "\r\n" if endings.count("\r\n") > endings.count("\n") else "\n"
-    edits = _find_edits(lines, chunks, raw)
-    # Apply from the bottom up so earlier indices stay valid. A context line the patch repeats
-    # keeps the file's own text and ending (the model's copy may differ in whitespace or
-    # punctuation, which is why it matched only in a fuzzy pass); added lines get the file's
-    # dominant ending.
+    """`data` with the chunks applied; every byte outside the replaced lines is kept."""
+    text = FileText.decode(data)
+    fill = text.dominant_ending()
+    ends_without_break = text.ends_without_break
+    lines = text.lines
+    endings: list[str | None] = list(text.endings)
+    edits = _find_edits(lines, text.endings, chunks, raw)
+    # Apply from the bottom up so earlier indices stay valid.
     for start, length, new in sorted(edits, key=lambda e: e[0], reverse=True):
-        lines[start:start + length] = [text for text, _ in new]
-        endings[start:start + length] = [
-            endings[source] if source is not None else eol for _, source in new
-        ]
-    # Only the original last line can lack an ending; whatever now follows it, or the end of
-    # the file itself, needs one.
-    endings = [ending or eol for ending in endings]
-    out = bom + "".join(line + ending for line, ending in zip(lines, endings, strict=True))
-    return out.encode(_ENCODING, _ERRORS)
+        lines[start:start + length] = [line for line, _ in new]
+        endings[start:start + length] = [ending for _, ending in new]
+    # Only the last line may lack a break: a line that had none (the old last line, now
+    # followed by others) and an added line get the file's dominant ending, except an added
+    # last line, which follows the file's own choice (no final break if it had none).
+    final: list[str] = [ending or fill for ending in endings]
+    if endings and (endings[-1] == "" or (endings[-1] is None and ends_without_break)):
+        final[-1] = ""
+    text.lines, text.endings = lines, final
+    return text.encode()
 
 
-def _split_lines(text: str) -> tuple[list[str], list[str]]:
-    """Lines without their endings, and the endings ("\\n", "\\r\\n", or "" for the last)."""
-    pieces = text.split("\n")
-    lines: list[str] = []
-    endings: list[str] = []
-    for piece in pieces[:-1]:
-        if piece.endswith("\r"):
-            lines.append(piece[:-1])
-            endings.append("\r\n")
-        else:
-            lines.append(piece)
-            endings.append("\n")
-    if pieces[-1]:
-        lines.append(pieces[-1])
-        endings.append("")
-    return lines, endings
+# One edit: (start, number of old lines, new lines as (text, ending)). An ending of None is
+# not decided by the chunk (a purely added line): `_apply_chunks` gives it one.
+_Edit = tuple[int, int, list[tuple[str, str | None]]]
 
 
-# One edit: (start, number of old lines, new lines). Each new line is (text, source): source is
-# the index of the file line a context line stands for, or None for an added line.
-_Edit = tuple[int, int, list[tuple[str, int | None]]]
-
-
-def _find_edits(lines: list[str], chunks: tuple[Chunk, ...], raw: str) -> list[_Edit]:
+def _find_edits(
+    lines: list[str], endings: list[str], chunks: tuple[Chunk, ...], raw: str
+) -> list[_Edit]:
     """The edit of each chunk, each chunk searched after the previous one."""
     matcher = LineMatcher(lines)
     edits: list[_Edit] = []
@@ -323,18 +323,50 @@ def _find_edits(lines: list[str], chunks: tuple[Chunk, ...], raw: str) -> list[_
             raise PatchError(
                 f"Failed to find expected lines in {raw}:\n" + "\n".join(chunk.old_lines)
             )
-        new: list[tuple[str, int | None]] = []
-        source = found
-        for op, text in ops:
-            if op == " ":
-                new.append((lines[source], source))
-            elif op == "+":
-                new.append((text, None))
-            if op != "+":
-                source += 1
-        edits.append((found, len(old), new))
+        edits.append((found, len(old), _replacement(ops, lines, endings, found)))
         cursor = found + len(old)
     return edits
+
+
+def _replacement(
+    ops: list[tuple[str, str]], lines: list[str], endings: list[str], found: int
+) -> list[tuple[str, str | None]]:
+    """The new lines of one matched chunk, each with the ending it keeps.
+
+    A context line keeps the file's own text and ending (the model's copy may differ in
+    whitespace or punctuation, which is why it matched only in a fuzzy pass). Lines added in
+    place of removed ones (one run between context lines) take the removed lines' endings in
+    order, so a rewritten `\r` line stays a `\r` line in a mixed file; extra ones repeat the
+    last of those; when the run replaced the file's last line and it had no break, the run's
+    last line has none either. Lines added where none were removed are left undecided (None).
+    """
+    new: list[tuple[str, str | None]] = []
+    source = found
+    removed: list[str] = []  # endings of the current run's removed lines
+    added: list[int] = []  # indices in `new` of the current run's added lines
+
+    def close_run() -> None:
+        if removed and added:
+            for k, at in enumerate(added):
+                new[at] = (new[at][0], removed[min(k, len(removed) - 1)])
+            if removed[-1] == "":
+                new[added[-1]] = (new[added[-1]][0], "")
+        removed.clear()
+        added.clear()
+
+    for op, text in ops:
+        if op == " ":
+            close_run()
+            new.append((lines[source], endings[source]))
+            source += 1
+        elif op == "-":
+            removed.append(endings[source])
+            source += 1
+        else:
+            added.append(len(new))
+            new.append((text, None))
+    close_run()
+    return new
 
 
 class _Commit:

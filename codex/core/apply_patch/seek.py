@@ -6,13 +6,16 @@ Models reproduce file lines imperfectly (trailing spaces dropped, indentation re
     2. ignoring trailing whitespace
     3. ignoring leading and trailing whitespace
     4. as 3, and Unicode dashes, quotes and spaces read as their ASCII twins (and composed and
-       decomposed accents as equal, NFC)
+       decomposed accents as equal, NFC); a run of bytes that are not UTF-8 (kept as
+       surrogate escapes) equals a run of U+FFFD, which is how the model saw them in tool
+       output
 A looser pass only runs when every stricter pass found nothing anywhere, so an exact match
 later in the file beats a fuzzy one earlier.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 
@@ -31,11 +34,17 @@ _ASCII_TWINS = str.maketrans(
     }
 )
 
+# Undecodable bytes (surrogate escapes) or replacement characters, however many in a row: a
+# decoder with errors="replace" may turn several bad bytes into one U+FFFD.
+_UNDECODABLE = re.compile("[\udc80-\udcff\ufffd]+")
+
 
 def normalise_unicode(text: str) -> str:
-    """`text` in NFC with Unicode dashes, quotes and spaces replaced by `-`, `'`, `"`, ` `."""
+    """`text` in NFC with Unicode dashes, quotes and spaces replaced by `-`, `'`, `"`, ` `,
+    and each run of undecodable bytes or U+FFFD as one U+FFFD."""
     if not text.isascii():
         text = unicodedata.normalize("NFC", text).translate(_ASCII_TWINS)
+        text = _UNDECODABLE.sub("\ufffd", text)
     return text
 
 

@@ -79,7 +79,10 @@ def to_messages(instructions: str, items: list[dict[str, Any]]) -> list[dict[str
                 msgs.append({"role": "assistant", "content": None, "tool_calls": [call]})
         elif kind in ("function_call_output", "custom_tool_call_output"):
             out = item.get("output", "")
-            if not isinstance(out, str):
+            if isinstance(out, list):  # content parts: a tool message carries text only
+                out = "\n".join(p.get("text", "[image]") if isinstance(p, dict) else str(p)
+                                 for p in out)
+            elif not isinstance(out, str):
                 out = json.dumps(out)
             msgs.append({"role": "tool", "tool_call_id": item.get("call_id", ""),
                          "content": out})

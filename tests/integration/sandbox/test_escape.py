@@ -261,7 +261,8 @@ def test_network_off_blocks_tcp_and_allow_network_permits_it(arena: Arena) -> No
         conn.close()
 
 
-def test_unix_sockets_keep_working_without_network(arena: Arena) -> None:
+def test_unix_sockets_are_closed_without_network_and_come_back_with_it(arena: Arena) -> None:
+    # Issue 15: a daemon's socket is an outside door; tests/hardening has the whole class.
     path = arena.tmpdir / "s.sock"
     with socket.socket(socket.AF_UNIX) as listener:
         listener.bind(str(path))
@@ -270,7 +271,9 @@ def test_unix_sockets_keep_working_without_network(arena: Arena) -> None:
         listener.settimeout(30)
         script = (f"import socket; s = socket.socket(socket.AF_UNIX); s.connect({str(path)!r}); "
                   "s.sendall(b'hello'); s.close()")
-        ok = arena.run(arena.python, "-c", script)
+        bad = arena.run(arena.python, "-c", script)
+        assert denied(bad) and "Permission denied" in bad.stderr
+        ok = arena.run(arena.python, "-c", script, flags=("--allow-network",))
         assert ok.returncode == 0, ok.stderr
         conn, _ = listener.accept()
         with conn:

@@ -74,15 +74,50 @@ def test_write_rules_carve_out(tmp_path) -> None:  # type: ignore[no-untyped-def
     assert linux.write_rules(r, rights, [r]) == []
 
 
+def _run_bpf(prog: list[tuple[int, int, int, int]], arch: int, nr: int, *args: int) -> int:
+    """Interpret the few BPF instructions the socket filter uses on one syscall."""
+    words = {0: nr, 4: arch, **{16 + 8 * i: a for i, a in enumerate(args)}}
+    acc, pc = 0, 0
+    while True:
+        code, jt, jf, k = prog[pc]
+        if code == 0x20:
+            acc = words.get(k, 0)
+        elif code == 0x54:
+            acc &= k
+        elif code in (0x15, 0x45):
+            hit = acc == k if code == 0x15 else bool(acc & k)
+            pc += jt if hit else jf
+        elif code == 0x06:
+            return k
+        else:
+            raise AssertionError(f"unexpected BPF code {code:#x}")
+        pc += 1
+
+
 @pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
-def test_network_filter_program(arch: str) -> None:
-    prog = linux.network_filter(arch)
+@pytest.mark.parametrize("namespaced", [True, False])
+def test_socket_filter_program(arch: str, namespaced: bool) -> None:
+    prog = linux.socket_filter(arch, namespaced_network=namespaced)
     assert prog[0] == (0x20, 0, 0, 4)  # load the architecture first
-    assert prog[1][3] == linux._AUDIT_ARCH[arch]
-    assert prog[-1] == (0x06, 0, 0, 0x00050000 | 13)  # default for IP families: EACCES
     # every jump lands inside the program
     assert all(i + 1 + max(jt, jf) < len(prog) for i, (code, jt, jf, _k) in enumerate(prog)
                if code in (0x15, 0x45))
+    native = linux._AUDIT_ARCH[arch]
+    allow, deny = 0x7FFF0000, 0x00050000 | 13  # EACCES
+    socket, pair = linux._NR_SOCKET[arch], linux._NR_SOCKETPAIR[arch]
+    run = lambda *a: _run_bpf(prog, native, *a)  # noqa: E731
+    assert run(socket, 1, 1) == deny  # AF_UNIX: never
+    assert run(socket, 40, 1) == deny  # AF_VSOCK: never
+    for family in (2, 10, 16):  # AF_INET, AF_INET6, AF_NETLINK: inside a namespace only
+        assert run(socket, family, 1) == (allow if namespaced else deny)
+    assert run(pair, 1, 1) == allow and run(pair, 1, 5) == allow  # STREAM, SEQPACKET
+    assert run(pair, 1, 1 | 0o4000 | 0o2000000) == allow  # with NONBLOCK | CLOEXEC
+    assert run(pair, 1, 2) == deny  # DGRAM could sendto(2) any socket path
+    assert run(425) == deny  # io_uring_setup
+    assert run(0) == allow and run(59) == allow  # anything else
+    assert _run_bpf(prog, 0x40000003, 1) == deny  # a foreign ABI (i386)
+    if arch == "x86_64":
+        assert run(0x40000000 | socket, 2) == deny  # x32
 
 
 @pytest.mark.parametrize("env, expected", [

@@ -230,7 +230,7 @@ def test_pure_insertion_with_context_goes_after_the_context_line(tree):
 def test_pure_insertion_without_context_appends(tree):
     root = tree({"f": "a\nb"})
     apply_patch(patch("*** Update File: f", "@@", "+c"), root)
-    assert (root / "f").read_text() == "a\nb\nc\n"
+    assert (root / "f").read_text() == "a\nb\nc"  # still no final newline, as before
 
 
 def test_trailing_empty_context_line_may_stand_for_the_final_newline(tree):
@@ -300,10 +300,10 @@ def test_no_pass_matches_other_text(tree):
 
 # --- line endings, encodings, final newline ---------------------------------------------------
 
-def test_missing_final_newline_is_added(tree):
+def test_missing_final_newline_stays_missing(tree):
     root = tree({"f": "a\nb"})
     apply_patch(patch("*** Update File: f", "-a", "+A"), root)
-    assert (root / "f").read_bytes() == b"A\nb\n"
+    assert (root / "f").read_bytes() == b"A\nb"
 
 
 def test_trailing_blank_lines_that_are_content_stay(tree):
@@ -315,7 +315,7 @@ def test_trailing_blank_lines_that_are_content_stay(tree):
 def test_crlf_file_stays_crlf(tree):
     root = tree({"f": b"one\r\ntwo\r\nthree"})
     apply_patch(patch("*** Update File: f", " one", "-two", "+2", "+2b", " three"), root)
-    assert (root / "f").read_bytes() == b"one\r\n2\r\n2b\r\nthree\r\n"
+    assert (root / "f").read_bytes() == b"one\r\n2\r\n2b\r\nthree"
 
 
 def test_crlf_patch_text_on_lf_file(tree):

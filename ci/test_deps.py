@@ -45,7 +45,7 @@ BASE_TOOLS = frozenset({
     "sh", "bash", "env", "true", "false", "echo", "cat", "ls", "head", "tail", "sleep",
     "sha256sum", "cut", "tar", "gzip", "awk", "uname", "mktemp", "chmod", "mkdir", "cp", "mv",
     "rm", "tty", "stty", "kill", "id", "printf", "test", "touch", "sort", "wc", "grep", "sed",
-    "mount", "chroot", "python3", "make",
+    "mount", "umount", "chroot", "python3", "make",
 })
 # Where apt-get would fail (no root or no apt), say exactly what to run.
 MISSING_MESSAGE = ("make test: the tests need tools that are not installed: {tools}.\n"

@@ -1,13 +1,18 @@
 """Freeze codex into a directory tree with PyInstaller (onedir) or Nuitka (standalone).
 
-Both give a folder with one program and its libraries; packaging/build.py turns that into the
+Both give a folder with one program and its libraries; distbuild/build.py turns that into the
 single file. Every module under codex/ is included (subcommands are imported lazily through
-importlib, which neither freezer can see), as are the CA bundle (certifi) and the packages
-that are only imported inside functions.
+importlib, which neither freezer can see). So is, whole, every package of every distribution
+that pyproject.toml's [project] dependencies pull in (the closure, markers evaluated for the
+build machine): their submodules, data files (the CA bundle in certifi) and metadata
+(for `importlib.metadata.version()`). A dependency added to pyproject.toml is therefore frozen
+without an edit here; it only has to be installed in the build venv, which
+`distbuild.build_deps` does from the same list.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,11 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ENTRY = ROOT / "packaging" / "codex_main.py"
+ENTRY = ROOT / "distbuild" / "codex_main.py"
 FREEZERS = ("nuitka", "pyinstaller")
-# Imported lazily or only by code paths the freezers cannot follow from the entry point.
-PACKAGES = ("codex", "websockets", "requests", "urllib3", "certifi", "ptyprocess",
-            "platformdirs", "tomli_w", "idna", "charset_normalizer", "pybase64")
 # Stdlib modules codex reaches only through lazy imports (PTY and terminal handling, TLS,
 # process control); listed so a subcommand never meets ModuleNotFoundError when frozen.
 STDLIB = ("pty", "tty", "termios", "fcntl", "resource", "select", "selectors", "ssl",
@@ -39,6 +41,77 @@ class FrozenTree:
     program_rel: str
     lib_dir: Path
     seconds: float
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What the freezers must take whole: import names and distribution names."""
+
+    packages: tuple[str, ...]  # import packages (directories), codex first
+    modules: tuple[str, ...]  # top-level single-file modules (e.g. `six`)
+    distributions: tuple[str, ...]  # for their metadata
+
+
+# Runs in the build interpreter: the closure of pyproject.toml's dependencies over what is
+# installed there, as JSON. `packaging` (PyPI) is in the build venv for the freezers.
+_CLOSURE = r"""
+import importlib.metadata as md, importlib.util, json, sys, tomllib
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+with open(sys.argv[1], "rb") as f:
+    todo = [Requirement(r) for r in tomllib.load(f)["project"].get("dependencies", [])]
+seen, missing, tops = {}, [], set()
+while todo:
+    req = todo.pop()
+    if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+        continue
+    key = canonicalize_name(req.name)
+    if key in seen:
+        continue
+    try:
+        dist = md.distribution(req.name)
+    except md.PackageNotFoundError:
+        missing.append(req.name)
+        continue
+    seen[key] = dist.metadata["Name"]
+    names = set((dist.read_text("top_level.txt") or "").split())
+    if not names:
+        for f in dist.files or ():
+            first = f.parts[0]
+            if len(f.parts) == 1 and first.endswith(".py"):
+                names.add(first[:-3])
+            elif len(f.parts) > 1 and first not in ("..", "__pycache__", "bin") and \
+                    not first.endswith((".dist-info", ".egg-info", ".data")):
+                names.add(first)
+    tops.update(n for n in names if n.isidentifier())
+    todo.extend(Requirement(r) for r in dist.requires or ())
+packages, modules = [], []
+for name in sorted(tops):
+    if name in sys.builtin_module_names:
+        continue
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        continue
+    (packages if spec.submodule_search_locations is not None else modules).append(name)
+print(json.dumps({"packages": packages, "modules": modules,
+                  "distributions": sorted(seen.values()), "missing": missing}))
+"""
+
+
+def dependencies(python: str, pyproject: Path = ROOT / "pyproject.toml") -> Dependencies:
+    """The packages to freeze whole, found by `python` from pyproject.toml's dependencies.
+
+    Raises RuntimeError naming any declared dependency not installed for `python` (run
+    `python -m distbuild.build_deps`)."""
+    out = subprocess.run([python, "-c", _CLOSURE, str(pyproject)],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    found = json.loads(out)
+    if found["missing"]:
+        raise RuntimeError(f"not installed for {python}: {', '.join(found['missing'])} "
+                           "(pyproject.toml dependencies; run python -m distbuild.build_deps)")
+    return Dependencies(("codex", *found["packages"]), tuple(found["modules"]),
+                        tuple(found["distributions"]))
 
 
 def _present(names: tuple[str, ...], python: str) -> list[str]:
@@ -74,9 +147,15 @@ def freeze_pyinstaller(python: str, work: Path) -> FrozenTree:
             "WARN", "--name", "codex", "--paths", str(ROOT),
             "--distpath", str(out / "dist"), "--workpath", str(out / "build"),
             "--specpath", str(out), "--optimize", "1"]
-    for pkg in _present(PACKAGES, python):
+    deps = dependencies(python)
+    for pkg in deps.packages:
         args += ["--collect-submodules", pkg]
-    args += ["--collect-data", "certifi"]
+        if pkg != "codex":
+            args += ["--collect-data", pkg]
+    for mod in deps.modules:
+        args += ["--hidden-import", mod]
+    for dist in deps.distributions:
+        args += ["--copy-metadata", dist]
     for mod in _present(STDLIB, python):
         args += ["--hidden-import", mod]
     t0 = time.monotonic()
@@ -98,8 +177,15 @@ def freeze_nuitka(python: str, work: Path, jobs: int | None = None) -> FrozenTre
             "--deployment"]
     if jobs:
         args.append(f"--jobs={jobs}")
-    for pkg in _present(PACKAGES, python):
+    deps = dependencies(python)
+    for pkg in deps.packages:
         args.append(f"--include-package={pkg}")
+        if pkg != "codex":
+            args.append(f"--include-package-data={pkg}")
+    for mod in deps.modules:
+        args.append(f"--include-module={mod}")
+    for dist in deps.distributions:
+        args.append(f"--include-distribution-metadata={dist}")
     args.append("--nofollow-import-to=*.tests")  # certifi.tests would pull in unittest
     for mod in _present(STDLIB, python):
         args.append(f"--include-module={mod}")

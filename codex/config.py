@@ -90,6 +90,7 @@ OPTIONAL_KEYS = frozenset(
         "exec_server_url",
         "exec_server_token_file",
         "oss_provider",
+        "mcp_servers",
     }
 )
 KNOWN_KEYS = frozenset(DEFAULTS) | OPTIONAL_KEYS
@@ -204,6 +205,13 @@ class Config:
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
 
+    def mcp_servers(self) -> dict[str, Any]:
+        """The `[mcp_servers.*]` tables, validated: name -> `codex.mcp.config.McpServerConfig`
+        (file order). Raises McpConfigError (a ConfigError, exit 1) naming the key."""
+        from codex.mcp.config import parse_servers
+
+        return parse_servers(self.values.get("mcp_servers"))
+
     @property
     def config_path(self) -> Path:
         return self.codex_home / CONFIG_FILE
@@ -304,6 +312,10 @@ def _validate(cfg: Config) -> None:
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
                 raise ConfigError(f"invalid shell_environment_policy.{key} {v!r}: "
                                   "expected a list of patterns")
+    for server in cfg.mcp_servers().values():
+        if server.unknown_keys:
+            log.warning("mcp_servers.%s: ignoring keys codex does not use: %s", server.name,
+                        ", ".join(server.unknown_keys))
     for key in ("project_doc_max_bytes", "tool_output_token_limit"):
         v = cfg.values.get(key)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:

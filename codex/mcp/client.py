@@ -223,8 +223,8 @@ class Connection:
                     ready.set_result(None)
                     await self._wait_for_end()
                     self._session = None
-                    if not self._stop.is_set():
-                        reason = await self._why_dead()
+                    if not self._stop.is_set() and self.state is ServerState.READY:
+                        reason = await self._why_dead()  # (a call may have said it already)
                 if reason is not None:
                     # Said now, not after the shutdown grace periods of leaving the stack.
                     self._set(ServerState.FAILED, reason)
@@ -328,7 +328,8 @@ class Connection:
         """The live session (restarting a dead server once), or why there is none."""
         async with self._restart_lock:
             if self.state is ServerState.FAILED and self._restarts_left > 0 \
-                    and self._runner is not None and self._runner.done():
+                    and self._runner is not None:
+                await asyncio.shield(self._runner)  # the old process is cleaned up first
                 self._restarts_left -= 1
                 log.info("restarting MCP server %s after: %s", self.name, self.reason)
                 await self.start()
@@ -361,8 +362,12 @@ class Connection:
         return CallOutcome(result.model_dump(mode="json", by_alias=True, exclude_none=True))
 
     async def _lost(self, when: str) -> str:
+        """The session died under a call: FAILED now (the next call restarts it)."""
+        why = await self._why_dead()
         self._dead.set()
-        return f"MCP server {self.name} {await self._why_dead()} ({when})"
+        if self.state is ServerState.READY:
+            self._set(ServerState.FAILED, why)
+        return f"MCP server {self.name} {why} ({when})"
 
     async def list_resources(self) -> list[dict[str, Any]]:
         """Every resource of the server (all pages), as JSON. Raises ConnectionFailed."""

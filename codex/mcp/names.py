@@ -49,13 +49,15 @@ def qualify_all(tools: Iterable[tuple[str, str]]) -> list[QualifiedTool]:
     pair gets the hashed form (the hash covers the full name, so it differs)."""
     out: list[QualifiedTool] = []
     taken: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for server, tool in tools:
+        if (server, tool) in seen:  # listed twice: keep the first
+            continue
+        seen.add((server, tool))
         name = qualify(server, tool)
         if name in taken:
             full = f"{PREFIX}{DELIMITER}{server}{DELIMITER}{tool}"
             name = _hashed(full, _INVALID.sub("_", full))
-        if name in taken:  # the same (server, tool) twice: keep the first
-            continue
         taken.add(name)
         out.append(QualifiedTool(name, server, tool))
     return out

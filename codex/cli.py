@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "completion": ("codex.completion", "run", "print a shell completion script"),
     "update": ("codex.update", "run", "show or perform the upgrade for this install"),
     "mcp": ("codex.mcp.cli", "run", "list, show, add or remove MCP servers in config.toml"),
+    "mcp-server": ("codex.mcp.server", "run", "run codex as an MCP server on stdio"),
 }
 
 

@@ -149,3 +149,24 @@ def test_load_config_validates_mcp_servers(tmp_path: Path) -> None:
     cfg = load_config(home=tmp_path, overrides=["mcp_servers.x.args=['-y', 'pkg']"])
     assert cfg.mcp_servers()["x"].transport.args == ("-y", "pkg")
     assert "mcp_servers" not in cfg.unknown_keys
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["exec-server", "--help"], ["mcp", "list"]])
+def test_the_sdk_stays_off_the_start_up_path(argv: list[str], tmp_path: Path) -> None:
+    # The SDK costs ~0.7 s to import; only connecting to servers (or `mcp-server`) loads it.
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[mcp_servers.t]\ncommand = "true"\n')
+    r = subprocess.run([sys.executable, "-m", "codex", *argv], capture_output=True, text=True,
+                       env={"PYTHONPROFILEIMPORTTIME": "1", "PATH": "/usr/bin:/bin",
+                            "CODEX_HOME": str(home)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines()
+                if line.startswith("import time:")}
+    heavy = {m for m in imported if m.split(".")[0] in
+             {"mcp", "pydantic", "pydantic_core", "httpx", "anyio", "starlette", "tomlkit"}
+             or m.startswith(("codex.mcp.client", "codex.mcp.manager", "codex.mcp.server"))}
+    assert heavy == set(), sorted(heavy)

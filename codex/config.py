@@ -90,6 +90,9 @@ OPTIONAL_KEYS = frozenset(
         "exec_server_url",
         "exec_server_token_file",
         "oss_provider",
+        "notify",
+        "model_context_window",
+        "model_auto_compact_token_limit",
         "mcp_servers",
     }
 )
@@ -312,6 +315,15 @@ def _validate(cfg: Config) -> None:
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
                 raise ConfigError(f"invalid shell_environment_policy.{key} {v!r}: "
                                   "expected a list of patterns")
+    notify = cfg.values.get("notify")
+    if notify is not None and (not isinstance(notify, list) or not notify
+                               or not all(isinstance(x, str) and x for x in notify)):
+        raise ConfigError(f"invalid notify {notify!r}: expected a list of strings, the program "
+                          'and its arguments (notify = ["notify-send", "codex"])')
+    for key in ("model_context_window", "model_auto_compact_token_limit"):
+        v = cfg.values.get(key)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
+            raise ConfigError(f"invalid {key} {v!r}: expected a positive number of tokens")
     for server in cfg.mcp_servers().values():
         if server.unknown_keys:
             log.warning("mcp_servers.%s: ignoring keys codex does not use: %s", server.name,

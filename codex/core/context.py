@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codex.core.history import user_message
 from codex.core.policy import Policy
 
+__all__ = ["AgentsDocs", "agents_instructions", "environment_context", "find_git_root",
+           "initial_items", "load_agents_docs", "user_message"]
+
 AGENTS_FILE = "AGENTS.md"
-
-
-def user_message(text: str) -> dict[str, Any]:
-    return {"type": "message", "role": "user",
-            "content": [{"type": "input_text", "text": text}]}
 
 
 def find_git_root(cwd: Path) -> Path | None:
@@ -34,18 +34,28 @@ def _read_capped(path: Path, budget: int) -> str:
     return data.decode("utf-8", "ignore").strip()
 
 
-def agents_instructions(home: Path, cwd: Path, max_bytes: int) -> str | None:
+@dataclass(frozen=True)
+class AgentsDocs:
+    """The merged AGENTS.md instructions (None when there are none) and the files read."""
+
+    text: str | None
+    files: tuple[str, ...] = ()
+
+
+def load_agents_docs(home: Path, cwd: Path, max_bytes: int) -> AgentsDocs:
     """Global `$CODEX_HOME/AGENTS.md`, then every AGENTS.md from the repo root down to cwd.
 
     The project files together are capped at `max_bytes` (0 turns them off), the deepest
     files losing out when the budget runs out, since the root's rules apply to everything.
     """
     parts: list[str] = []
+    files: list[str] = []
     glob = home / AGENTS_FILE
     if glob.is_file():
         text = _read_capped(glob, max(max_bytes, 1) if max_bytes else 1 << 20)
         if text:
             parts.append(text)
+            files.append(str(glob))
     if max_bytes > 0:
         root = find_git_root(cwd) or cwd
         chain = [cwd, *cwd.parents]
@@ -59,10 +69,17 @@ def agents_instructions(home: Path, cwd: Path, max_bytes: int) -> str | None:
             if text:
                 budget -= len(text.encode())
                 parts.append(text)
+                files.append(str(f))
     if not parts:
-        return None
+        return AgentsDocs(None)
     body = "\n\n".join(parts)
-    return f"# AGENTS.md instructions for {cwd}\n\n<INSTRUCTIONS>\n{body}\n</INSTRUCTIONS>"
+    return AgentsDocs(f"# AGENTS.md instructions for {cwd}\n\n<INSTRUCTIONS>\n{body}\n"
+                      "</INSTRUCTIONS>", tuple(files))
+
+
+def agents_instructions(home: Path, cwd: Path, max_bytes: int) -> str | None:
+    """The AGENTS.md text the session starts with (see `load_agents_docs`)."""
+    return load_agents_docs(home, cwd, max_bytes).text
 
 
 def _shell_name() -> str:
@@ -100,8 +117,14 @@ def _timezone() -> str:
     return time.tzname[0] or "UTC"
 
 
-def initial_items(home: Path, cwd: Path, policy: Policy, max_bytes: int) -> list[dict[str, Any]]:
-    items = []
+def initial_items(home: Path, cwd: Path, policy: Policy, max_bytes: int,
+                  developer_instructions: str | None = None) -> list[dict[str, Any]]:
+    """The first items of a new session: developer instructions (when given), the AGENTS.md
+    instructions (when any), then the environment context."""
+    items: list[dict[str, Any]] = []
+    if developer_instructions:
+        items.append({"type": "message", "role": "developer",
+                      "content": [{"type": "input_text", "text": developer_instructions}]})
     agents = agents_instructions(home, cwd, max_bytes)
     if agents:
         items.append(user_message(agents))

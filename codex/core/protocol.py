@@ -215,12 +215,17 @@ class Reasoning:
 
 @dataclass(frozen=True, slots=True)
 class ExecBegin:
+    """`session_id`: set when this call (a `write_stdin`) continues the unified_exec session
+    an earlier `ExecEnd(status=RUNNING, session_id=...)` left running; None for a new
+    command."""
+
     call_id: str
     command: str
     cwd: str
     sandboxed: bool
     source: ExecSource = ExecSource.AGENT
     turn_id: str | None = None
+    session_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +367,16 @@ class UndoComplete:
 
 
 @dataclass(frozen=True, slots=True)
+class RolledBack:
+    """Answer to `Rollback`: `user_turns` were dropped; `history` is what remains (Responses
+    items), for a front-end to redraw the conversation."""
+
+    user_turns: int
+    history: tuple[dict[str, Any], ...] = ()
+    turn_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Warning:  # noqa: A001 - the spec's name; codex never uses the builtin
     message: str
     turn_id: str | None = None
@@ -404,5 +419,5 @@ Event = (SessionConfigured | TurnStarted | UserMessage | AgentMessageDelta | Age
          | ReasoningDelta | Reasoning | ExecBegin | ExecOutputDelta | ExecEnd
          | ExecApprovalRequest | PatchApprovalRequest | PatchBegin | PatchEnd | PlanUpdate
          | McpStartupUpdate | McpCallBegin | McpCallEnd | TokenCount | ContextCompacted
-         | UndoComplete | Warning | StreamError | Error | TurnComplete | TurnAborted
+         | UndoComplete | RolledBack | Warning | StreamError | Error | TurnComplete | TurnAborted
          | ShutdownComplete)

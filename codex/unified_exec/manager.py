@@ -12,7 +12,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from codex.errors import CodexError
 from codex.exec_server.backend import ExecBackend, SpawnError, StartParams, WriteStatus
 from codex.unified_exec.buffer import Collected
 from codex.unified_exec.output import DEFAULT_MAX_OUTPUT_TOKENS, format_result, render_output
-from codex.unified_exec.process import ProcessHandle, UnifiedExecProcess
+from codex.unified_exec.process import OutputObserver, ProcessHandle, UnifiedExecProcess
 from codex.unified_exec.sessions import SessionTable
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,10 @@ class UnifiedExecManager:
         sandbox: Mapping[str, Any] | None = None,
         deterministic_ids: bool = False,
         apply_patch_hook: Callable[[str, str], Awaitable[str]] | None = None,
+        command_argv: Callable[[str, bool, str], Awaitable[Sequence[str]]] | None = None,
     ) -> None:
+        """`command_argv(shell, login, cmd)`, when given, builds each command's argv instead
+        of `[shell, "-lc" | "-c", cmd]` (the session's login-shell snapshot)."""
         from codex.child_env import child_env, force_env
 
         self._backend = backend
@@ -125,6 +128,7 @@ class UnifiedExecManager:
         self._limit = tool_output_token_limit
         self._sandbox = sandbox
         self._hook = apply_patch_hook
+        self._command_argv = command_argv
         self._sessions: SessionTable[UnifiedExecProcess] = SessionTable(
             deterministic_ids=deterministic_ids)
         self._shell = default_shell(os.environ if "SHELL" in os.environ else self._env)
@@ -141,7 +145,12 @@ class UnifiedExecManager:
         """Stored sessions, least recently used first."""
         return list(self._sessions)
 
-    async def exec_command(self, args: Mapping[str, Any]) -> ToolResult:
+    async def exec_command(self, args: Mapping[str, Any], *,
+                           on_output: OutputObserver | None = None,
+                           kill_on_cancel: bool = False) -> ToolResult:
+        """Run `args["cmd"]` (the `exec_command` tool). `on_output(stream, chunk)` sees the
+        output while this call waits for it. A cancelled call keeps its process as a stored
+        session, or with `kill_on_cancel` kills it (the model never learnt its session id)."""
         started = time.monotonic()
         cmd = args.get("cmd")
         if not isinstance(cmd, str) or not cmd.strip():
@@ -159,18 +168,78 @@ class UnifiedExecManager:
             if found is not None:
                 return await self._apply_patch(cmd, *found, budget, started)
 
-        shell = args.get("shell") or self._shell
-        flag = "-lc" if _bool_arg(args, "login", True) else "-c"
-        tty = _bool_arg(args, "tty", False)
         yield_ms = _clamp(_int_arg(args, "yield_time_ms", DEFAULT_EXEC_YIELD_TIME_MS) or 0,
                           MIN_YIELD_TIME_MS, MAX_YIELD_TIME_MS)
+        started_proc = await self._spawn(args, cmd, cwd, started)
+        if isinstance(started_proc, ToolResult):
+            return started_proc
+        proc = started_proc
+        proc.observer = on_output
+        session_id: int | None = None
+        deadline = started + yield_ms / 1000
+        try:
+            try:
+                await proc.wait_finished(
+                    min(deadline, time.monotonic() + EARLY_EXIT_WAIT_MS / 1000))
+                if not proc.state.finished:
+                    session_id = self._store(proc)
+                    await proc.wait_finished(deadline)
+            except asyncio.CancelledError:
+                if kill_on_cancel:
+                    self._forget(session_id)
+                    await self._kill(proc)
+                elif session_id is None and not proc.state.finished:
+                    # An interrupted turn does not kill the command: keep it reachable.
+                    self._store(proc)
+                raise
+            return await self._report(proc, session_id, budget, started, tool="exec_command")
+        finally:
+            proc.observer = None
+
+    async def run_to_exit(self, args: Mapping[str, Any], *,
+                          on_output: OutputObserver | None = None) -> ToolResult:
+        """Run `args["cmd"]` until it exits, without storing a session (a command the user
+        typed, `!cmd`). Cancelling the call kills the process."""
+        started = time.monotonic()
+        cmd = str(args.get("cmd") or "")
+        workdir = args.get("workdir")
+        cwd = os.path.normpath(os.path.join(self._cwd, workdir)) if workdir else self._cwd
+        if self._closed or not cmd.strip():
+            return self._error(cmd, f"`{cmd}` was not run: the session is shut down"
+                               if self._closed else "nothing to run", started)
+        started_proc = await self._spawn(args, cmd, cwd, started)
+        if isinstance(started_proc, ToolResult):
+            return started_proc
+        proc = started_proc
+        proc.observer = on_output
+        try:
+            try:
+                await proc.wait_finished(float("inf"))
+            except asyncio.CancelledError:
+                await self._kill(proc)
+                raise
+            return await self._report(proc, None, self._budget(args), started,
+                                      tool="exec_command")
+        finally:
+            proc.observer = None
+
+    async def _spawn(self, args: Mapping[str, Any], cmd: str, cwd: str,
+                     started: float) -> UnifiedExecProcess | ToolResult:
+        """Start `cmd` on the backend; the error result when it cannot start."""
+        shell = str(args.get("shell") or self._shell)
+        login = _bool_arg(args, "login", True)
+        tty = _bool_arg(args, "tty", False)
         # Escalation is approved by the agent before it calls us; then we run unsandboxed.
         sandbox = None if args.get("sandbox_permissions") == "require_escalated" \
             else self._sandbox
+        if self._command_argv is not None:
+            argv = list(await self._command_argv(shell, login, cmd))
+        else:
+            argv = [shell, "-lc" if login else "-c", cmd]
         self._proc_counter += 1
         params = StartParams(
             process_id=f"{self._proc_prefix}-{self._proc_counter}",
-            argv=[str(shell), flag, cmd],
+            argv=argv,
             cwd=cwd,
             env=self._env,
             tty=tty,
@@ -184,25 +253,44 @@ class UnifiedExecManager:
                 why = f"{why}: {e.filename}"
             return self._error(cmd, f"exec_command failed for `{cmd}`: {why}", started,
                                failure=why)
-
         proc = UnifiedExecProcess(ProcessHandle(process, events), command=cmd, tty=tty)
         self._live.add(proc)
         proc.when_closed(self._live.discard)
-        session_id: int | None = None
-        deadline = started + yield_ms / 1000
-        try:
-            await proc.wait_finished(min(deadline, time.monotonic() + EARLY_EXIT_WAIT_MS / 1000))
-            if not proc.state.finished:
-                session_id = self._store(proc)
-                await proc.wait_finished(deadline)
-        except asyncio.CancelledError:
-            # An interrupted turn does not kill the command: keep it reachable.
-            if session_id is None and not proc.state.finished:
-                self._store(proc)
-            raise
-        return await self._report(proc, session_id, budget, started, tool="exec_command")
+        return proc
 
-    async def write_stdin(self, args: Mapping[str, Any]) -> ToolResult:
+    async def write_stdin(self, args: Mapping[str, Any], *,
+                          on_output: OutputObserver | None = None) -> ToolResult:
+        """Write to / poll a stored session (the `write_stdin` tool); `on_output` as for
+        `exec_command`."""
+        proc = self._sessions.get(_int_arg(args, "session_id", None) or -1)
+        if proc is None or on_output is None:
+            return await self._write_stdin(args)
+        proc.observer = on_output
+        try:
+            return await self._write_stdin(args)
+        finally:
+            proc.observer = None
+
+    @property
+    def budget_tokens(self) -> int:
+        """The output budget of a call that does not set `max_output_tokens`."""
+        return min(DEFAULT_MAX_OUTPUT_TOKENS, self._limit)
+
+    def command_of(self, session_id: int) -> str | None:
+        """The command line a stored session runs, or None for an unknown id."""
+        proc = self._sessions.get(session_id)
+        return proc.command if proc is not None else None
+
+    def configure(self, *, cwd: str | None = None,
+                  sandbox: Mapping[str, Any] | None | object = ...) -> None:
+        """Change the working directory / sandbox policy of the commands started from now
+        on (a session's context override). `sandbox=None` means unsandboxed."""
+        if cwd is not None:
+            self._cwd = os.path.abspath(cwd)
+        if sandbox is not ...:
+            self._sandbox = sandbox  # type: ignore[assignment]
+
+    async def _write_stdin(self, args: Mapping[str, Any]) -> ToolResult:
         started = time.monotonic()
         raw_id = args.get("session_id")
         session_id = _int_arg(args, "session_id", None)

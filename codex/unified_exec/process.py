@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from codex.errors import CodexError
@@ -27,6 +28,9 @@ from codex.exec_server.backend import (
 from codex.unified_exec.buffer import Collected, HeadTailBuffer
 
 log = logging.getLogger(__name__)
+
+# `observer(stream, chunk)`: stream is "stdout" | "stderr" | "pty", chunk the raw bytes.
+OutputObserver = Callable[[str, bytes], None]
 
 # A write answered `starting` is retried this often, this long (spawn is nearly done).
 STARTING_RETRY_S = 0.01
@@ -69,6 +73,8 @@ class UnifiedExecProcess:
         self.state = ProcessState()
         self.closed = False  # all output drained (or failed): nothing more will come
         self.buffer = HeadTailBuffer()
+        # Sees output as it arrives while a tool call waits on this process (streaming).
+        self.observer: OutputObserver | None = None
         self.last_used = time.monotonic()
         self._changed = asyncio.Event()
         self._pump = asyncio.get_running_loop().create_task(self._run_pump())
@@ -85,6 +91,8 @@ class UnifiedExecProcess:
                 ev = await events.next()
                 if isinstance(ev, Output):
                     self.buffer.push(ev.chunk)
+                    if self.observer is not None:
+                        self.observer(ev.stream, ev.chunk)
                 elif isinstance(ev, Exited):
                     self.state.has_exited = True
                     self.state.exit_code = ev.exit_code

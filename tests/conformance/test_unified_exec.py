@@ -270,3 +270,62 @@ def test_case_11_server_dies_mid_session(remote_backend_factory, tmp_path: Path)
         assert again.output == "back\n" and again.exit_code == 0
     else:
         assert again.text.startswith("exec_command failed for `echo back`: cannot connect")
+
+
+# -- streaming hooks (ours: the session streams command output as ExecOutputDelta) ----------
+def test_output_observer_sees_output_while_the_call_waits(backend_factory,
+                                                          tmp_path: Path) -> None:
+    """The observer gets a chunk while the process still runs: each command below waits for
+    a file that only the observer creates, so without streaming neither call could see the
+    process exit within its wait."""
+    a, c = tmp_path / "a", tmp_path / "c"
+    wait = "while [ ! -e {0} ]; do sleep 0.01; done"
+    cmd1 = f"printf FIRST; {wait.format(a)}; printf SECOND"
+    # Starts talking only once written to, i.e. once write_stdin has attached its observer.
+    cmd2 = f"stty -echo; echo READY; read x; printf THIRD; {wait.format(c)}; printf FOURTH"
+
+    async def body(m: UnifiedExecManager):
+        seen1: list[tuple[str, bytes]] = []
+        seen2: list[bytes] = []
+
+        def on1(stream: str, chunk: bytes) -> None:
+            seen1.append((stream, chunk))
+            a.touch()
+
+        def on2(stream: str, chunk: bytes) -> None:
+            seen2.append(chunk)
+            c.touch()
+
+        r1 = await m.exec_command({"cmd": cmd1, "login": False, "yield_time_ms": 30000},
+                                  on_output=on1)
+        started = await m.exec_command({"cmd": cmd2, "login": False, "tty": True,
+                                        "yield_time_ms": 250})
+        await read_until(m, started, "READY")
+        r2 = await m.write_stdin({"session_id": started.session_id, "chars": "go\n",
+                                  "yield_time_ms": 30000}, on_output=on2)
+        return seen1, seen2, r1, r2
+
+    seen1, seen2, r1, r2 = run_manager(backend_factory, body)
+    assert r1.exit_code == 0 and r1.output == "FIRSTSECOND", r1.text
+    assert seen1[0][1].startswith(b"FIRST") and seen1[0][0] in ("stdout", "pty")
+    assert b"".join(chunk for _, chunk in seen1) == b"FIRSTSECOND"
+    assert r2.exit_code == 0 and r2.output == "THIRDFOURTH", r2.text
+    assert b"".join(seen2) == b"THIRDFOURTH"
+
+
+def test_a_cancelled_call_with_kill_on_cancel_leaves_no_process(backend_factory) -> None:
+    pids: list[int] = []
+
+    async def body(m: UnifiedExecManager):
+        call = asyncio.create_task(m.exec_command(
+            {"cmd": "echo PID=$$; exec sleep 1000", "login": False, "yield_time_ms": 30000},
+            on_output=lambda _s, chunk: pids.append(int(chunk.split(b"=")[1]))
+            if chunk.startswith(b"PID=") else None, kill_on_cancel=True))
+        await wait_for(lambda: pids, what="the process to print its pid")
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        return list(m.session_ids)
+
+    assert run_manager(backend_factory, body) == []
+    assert pids and wait_pids_gone(pids) == []

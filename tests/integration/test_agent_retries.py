@@ -86,17 +86,24 @@ def test_human_mode_announces_reconnect_on_stderr(hr: Harness) -> None:
     assert r.stdout == "fine\n"
 
 
-def test_context_length_exceeded_is_not_retried(h: Harness) -> None:
+def test_context_length_exceeded_compacts_once_then_fails(h: Harness) -> None:
+    """Not retried at the stream layer: the session compacts once and retries once (spec
+    session.md); a second overflow ends the turn."""
     if h.wire == "responses":
-        h.mock.add(mm.failed("context_length_exceeded", "Your input exceeds the context window"))
+        overflow = mm.failed("context_length_exceeded", "Your input exceeds the context window")
     else:
-        h.mock.add(mm.http_error(400, "Your input exceeds the context window",
-                                 code="context_length_exceeded"))
+        overflow = mm.http_error(400, "Your input exceeds the context window",
+                                 code="context_length_exceeded")
+    h.mock.add(overflow, h.answer("SUMMARY OF WORK"), overflow)
     h.mock.default = h.answer("must not be reached")
     r = h.run("--json", "go")
     assert r.returncode == 1
-    assert len(h.mock.requests) == 1
+    assert len(h.mock.requests) == 3  # the request, the compaction, the one retry
     assert _errors(r.stdout) == []
+    compaction = h.mock.requests[1].body
+    assert not compaction.get("tools")
+    assert any("handoff summary" in u for u in h.user_texts(1))
+    assert any("SUMMARY OF WORK" in u for u in h.user_texts(2))  # the retry: the new history
     last = json_events(r.stdout)[-1]
     assert last["type"] == "turn.failed" and "context window" in last["error"]["message"]
 

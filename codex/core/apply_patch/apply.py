@@ -94,6 +94,18 @@ class PatchPlan:
             for path, final in self._finals.items()
         )
 
+    def contents(self, path: Path) -> tuple[bytes | None, bytes | None]:
+        """(bytes now, bytes after the apply) of an absolute `path` the patch touches; None
+        for a file that does not exist / will not exist. For previews (diffs) and undo."""
+        before = self._seen.get(path)
+        if before is None:
+            try:
+                before = path.read_bytes()
+            except OSError:
+                before = None
+        final = self._finals.get(path)
+        return before, (final.content if final is not None else before)
+
     def apply(self) -> PatchResult:
         """Write the planned files all-or-nothing; raises `PatchError` and changes nothing."""
         for path, before in self._seen.items():

@@ -54,6 +54,8 @@ class Prompt:
     input: list[dict[str, Any]]
     tools: list[dict[str, Any]] = field(default_factory=list)
     output_schema: Any = None
+    # False for a compaction request (no tools; spec session.md, "Auto-compaction").
+    parallel_tool_calls: bool = True
 
 
 class ModelClient(ABC):

@@ -51,7 +51,7 @@ class ResponsesClient(ModelClient):
             "input": prompt.input,
             "tools": prompt.tools,
             "tool_choice": "auto",
-            "parallel_tool_calls": True,
+            "parallel_tool_calls": prompt.parallel_tool_calls,
             "store": False,
             "stream": True,
             "prompt_cache_key": self.session_id,

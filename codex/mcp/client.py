@@ -223,8 +223,10 @@ class Connection:
                     ready.set_result(None)
                     await self._wait_for_end()
                     self._session = None
-                    if not self._stop.is_set() and self.state is ServerState.READY:
-                        reason = await self._why_dead()  # (a call may have said it already)
+                    if not self._stop.is_set():
+                        why = await self._why_dead()
+                        if self.state is ServerState.READY:  # a call may have said it
+                            reason = why
                 if reason is not None:
                     # Said now, not after the shutdown grace periods of leaving the stack.
                     self._set(ServerState.FAILED, reason)
@@ -259,6 +261,11 @@ class Connection:
                 init = await session.initialize()
                 phase = "tools/list"
                 tools = await _list_tools(session) if init.capabilities.tools else []
+                phase = "resources/list"
+                # Many servers declare the capability with nothing behind it; the resources
+                # tools are offered only when there is something to list.
+                self.has_resources = init.capabilities.resources is not None \
+                    and await _has_resources(session)
         except TimeoutError:
             return f"timed out after {timeout:g} s waiting for {phase} (startup_timeout_sec)"
         except McpError as e:
@@ -268,7 +275,6 @@ class Connection:
         except (RuntimeError, ValidationError) as e:  # "Unsupported protocol version", ...
             return f"{phase} failed: {e}"
         self.tools = [t for t in tools if self.config.allows_tool(t["name"])]
-        self.has_resources = init.capabilities.resources is not None
         return None
 
     async def _open_transport(self, stack: contextlib.AsyncExitStack,
@@ -434,6 +440,15 @@ def _first_leaf(group: BaseExceptionGroup) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return exc
+
+
+async def _has_resources(session: ClientSession) -> bool:
+    """Whether the server lists any resource (a server that fails to list has none)."""
+    try:
+        page = await session.list_resources()
+    except McpError:
+        return False
+    return bool(page.resources)
 
 
 async def _list_tools(session: ClientSession) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ from codex.core.tools.registry import Tool, ToolCall, ToolCallError, ToolRegistr
 from codex.mcp.config import ApprovalMode, McpServerConfig
 from codex.mcp.manager import McpConnectionManager, McpToolError
 from codex.mcp.results import failure, map_result
-from codex.mcp.status import ToolInfo
+from codex.mcp.status import ServerStatus, ToolInfo
 
 if TYPE_CHECKING:
     from codex.core.tools.context import ToolContext
@@ -197,6 +197,15 @@ class McpTools:
         except McpToolError as e:
             raise ToolCallError(f"{READ_RESOURCE} failed: {e.reason}") from None
         return json.dumps(res, ensure_ascii=False)
+
+    async def required_failures(self) -> list[ServerStatus]:
+        """Wait for the `required` servers to start; those that did not (spec: `codex exec`
+        then exits 1 before any model request)."""
+        required = [s.name for s in self.manager.statuses() if s.required]
+        if not required:
+            return []
+        await self.manager.wait_started(required)
+        return self.manager.failed_required()
 
     async def shutdown(self) -> None:
         await self.manager.shutdown()

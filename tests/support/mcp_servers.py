@@ -205,3 +205,36 @@ def http_server(token: str | None = None) -> Iterator[HttpMcpServer]:
     with HttpMcpServer(token) as srv:
         yield srv
 
+
+
+class LineWatcher:
+    """Reads a pipe (a child's stderr) in a thread, so a test can wait for a line to appear
+    while the child runs."""
+
+    def __init__(self, pipe: Any) -> None:
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _read(self, pipe: Any) -> None:
+        for line in pipe:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self.lines.append("")  # EOF marker
+            self._cond.notify_all()
+
+    def wait_for(self, needle: str, timeout: float = 60) -> str:
+        def found() -> str | None:
+            return next((ln for ln in self.lines if needle in ln), None)
+
+        with self._cond:
+            if not self._cond.wait_for(lambda: found() is not None, timeout):
+                raise AssertionError(f"no line with {needle!r} in:\n" + "\n".join(self.lines))
+            return found() or ""
+
+    def text(self) -> str:
+        self._thread.join(60)
+        return "\n".join(self.lines)

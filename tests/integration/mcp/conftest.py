@@ -1,5 +1,4 @@
-"""Fixtures for the MCP tests: async tests on asyncio (anyio's pytest plugin), the reference
-servers' venv, a per-test process marker."""
+"""Fixtures for the MCP tests: the reference servers' venv, a per-test process marker."""
 
 from __future__ import annotations
 
@@ -8,11 +7,6 @@ import uuid
 import pytest
 
 from tests.support import mcp_servers
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture(scope="session")

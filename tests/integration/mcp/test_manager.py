@@ -18,7 +18,7 @@ from codex.mcp.manager import McpConnectionManager
 from codex.mcp.status import ServerState
 from tests.support import mcp_servers as ms
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 
 class Recorder:

@@ -333,9 +333,10 @@ class CodexMcpServer:
         flags: dict[str, Any] = {}
         for key, value in (arguments.get("config") or {}).items():
             flags[str(key)] = value
-        flags.update({"model": arguments.get("model"),
-                      "approval_policy": arguments.get("approval-policy"),
-                      "sandbox_mode": arguments.get("sandbox")})
+        for key, arg in (("model", "model"), ("approval_policy", "approval-policy"),
+                         ("sandbox_mode", "sandbox")):
+            if arguments.get(arg) is not None:
+                flags[key] = arguments[arg]
         cfg = load_config(profile=arguments.get("profile") or self._profile,
                           overrides=self._overrides, flags=flags)
         cwd = Path(arguments.get("cwd") or os.getcwd()).expanduser()
@@ -357,6 +358,14 @@ class CodexMcpServer:
         thread = _Thread(session)
         self._threads[thread.id] = thread
         await call.notify(f"session {thread.id} started")
+        if session.mcp is not None:
+            # Headless like `codex exec`: required MCP servers must be up before the turn.
+            failed = await session.mcp.required_failures()
+            if failed:
+                await thread.close()
+                del self._threads[thread.id]
+                return _error("; ".join(f"required MCP server {s.name} failed to start: "
+                                        f"{s.reason}" for s in failed))
         return await self._run(thread, str(arguments["prompt"]), call)
 
     async def _reply(self, arguments: dict[str, Any]) -> types.CallToolResult:

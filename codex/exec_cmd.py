@@ -155,11 +155,16 @@ class _Output:
 async def _drive(opts: ExecOptions, options: Any, content: tuple[dict[str, Any], ...]) -> int:
     from codex.core import protocol as P
     from codex.core.session import Session
-    from codex.exec.human import HumanRenderer
-    from codex.exec.jsonl import JsonlRenderer
 
     session = await Session.start(options)
-    renderer = JsonlRenderer(sys.stdout) if opts.json else HumanRenderer(sys.stderr)
+    if opts.json:
+        from codex.exec.jsonl import JsonlRenderer
+
+        renderer: Any = JsonlRenderer(sys.stdout)
+    else:
+        from codex.exec.human import HumanRenderer
+
+        renderer = HumanRenderer(sys.stderr)
     output = _Output()
     received: list[int] = []
     loop = asyncio.get_running_loop()

@@ -35,20 +35,17 @@ def read_stored_key(home: Path) -> str | None:
 
 
 def write_stored_key(home: Path, key: str) -> Path:
-    """Write auth.json with mode 0600 (created that way, then renamed into place)."""
-    home.mkdir(parents=True, exist_ok=True)
+    """Write auth.json with mode 0600, whole or not at all (a full disk keeps the old file);
+    AuthError (one clean line) when it cannot be written."""
+    from codex.core.fileio import write_atomic
+
     path = auth_path(home)
-    tmp = path.with_name(f".{AUTH_FILE}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    data = json.dumps({AUTH_KEY_FIELD: key, "tokens": None, "last_refresh": None}, indent=2)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({AUTH_KEY_FIELD: key, "tokens": None, "last_refresh": None}, f, indent=2)
-            f.write("\n")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        home.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, (data + "\n").encode("utf-8"), mode=0o600)
+    except OSError as e:
+        raise AuthError(f"cannot store the key in {path}: {e.strerror or e}") from None
     return path
 
 

@@ -14,10 +14,16 @@ def login(args: Any) -> int:
     if not getattr(args, "with_api_key", False):
         raise UsageError("only API-key login is supported: "
                          "printenv OPENAI_API_KEY | codex login --with-api-key")
-    if sys.stdin is None or sys.stdin.isatty():
+    from codex.core.stdin_input import read_required_stdin
+
+    # Never a silent wait: after a second without input, say what is awaited.
+    text = read_required_stdin(
+        "the API key", skip_hint="To log in, pipe the key in, e.g. printenv OPENAI_API_KEY "
+        "| codex login --with-api-key")
+    if text is None:
         raise UsageError("--with-api-key reads the key from stdin; pipe it in, e.g. "
                          "printenv OPENAI_API_KEY | codex login --with-api-key")
-    key = sys.stdin.read().strip()
+    key = text.strip()
     if not key:
         raise UsageError("no API key on stdin")
     if any(c.isspace() for c in key):

@@ -108,7 +108,7 @@ class Conversation:
 
     def rollout_failed(self, message: str) -> None:
         """Go on without a rollout, after saying so once (whole lines stay in the file)."""
-        log.error("%s", message)
+        log.info("%s", message)  # said once as an Error event, not twice on stderr
         self.rollout.close()
         self.rollout = NullRollout()
         self.emit(Error(f"{message}; the session goes on without being recorded (it cannot "

@@ -209,6 +209,7 @@ class Session:
         self._settings = _Settings(str(cfg["model"]), cfg.get("model_reasoning_effort"),
                                    self._base_policy.approval, self._base_policy.sandbox_mode,
                                    cwd)
+        self._active = self._settings
         policy = self._policy(self._settings)
         api_key = None
         if options.model_client is None:
@@ -296,7 +297,7 @@ class Session:
 
             self._snapshot = ShellSnapshots(
                 directory=cfg.codex_home / SNAPSHOT_DIR, session_id=session_id, env=env,
-                cwd=lambda: str(self._settings.cwd), sandbox=self._sandbox_wire,
+                cwd=lambda: str(self._active.cwd), sandbox=self._sandbox_wire,
                 warn=lambda text: self._emit(Warning(text, turn_id=self._conv.turn_id)))
         self._manager = UnifiedExecManager(
             backend, cwd=str(cwd), env=env, sandbox=self._sandbox_wire(),
@@ -319,7 +320,7 @@ class Session:
 
     def _sandbox_wire(self) -> dict[str, Any] | None:
         """The sandbox commands run under now; None = unsandboxed (danger-full-access)."""
-        s = self._settings
+        s = self._active
         if s.sandbox_mode == DANGER_FULL_ACCESS:
             return None
         return self._policy(s).sandbox_policy(s.cwd).to_wire()
@@ -401,7 +402,7 @@ class Session:
             if not self.approvals.answer(op.call_id, op.decision):
                 self._emit(Warning(f"no approval request {op.call_id!r} is waiting"))
         elif isinstance(op, OverrideContext):
-            self._apply_settings(self._settings.updated(op))
+            self._settings = self._settings.updated(op)  # pending until the next turn
         else:
             self._emit(Warning(f"unknown op {type(op).__name__}"))
 
@@ -409,9 +410,12 @@ class Session:
         if self._current is not None and not self._current.done():
             self._current.cancel()
 
-    def _apply_settings(self, new: _Settings) -> None:
-        """Make `new` the context of the next requests and commands (recorded at turn start)."""
-        old, self._settings = self._settings, new
+    def _activate(self) -> None:
+        """At the start of each unit of work: make the pending settings (overrides arrive at
+        any time, spec: "applies from the next turn on") those of the client and the
+        commands."""
+        new, old = self._settings, self._active
+        self._active = new
         conv = self._conv
         if new.model != old.model or new.effort != old.effort:
             conv.client.model = new.model
@@ -444,7 +448,8 @@ class Session:
     async def _run_turn(self, op: Op, turn_id: str) -> None:
         """One unit of work framed as a turn; always ends with TurnComplete or TurnAborted."""
         if isinstance(op, UserTurn):
-            self._apply_settings(self._settings.updated(op))
+            self._settings = self._settings.updated(op)
+        self._activate()
         conv = self._conv
         conv.turn_id = turn_id
         self._emit(TurnStarted(turn_id, conv.context_window))
@@ -490,7 +495,7 @@ class Session:
         from codex.core.context import environment_context
         from codex.core.turn import TurnRunner
 
-        s = self._settings
+        s = self._active
         policy = self._policy(s)
         conv = self._conv
         conv.output_schema = op.output_schema if op.output_schema is not None \
@@ -521,7 +526,7 @@ class Session:
         from codex.core.tools.shell import _Streamer, end_status
         from codex.core.user_shell import user_shell_note
 
-        s = self._settings
+        s = self._active
         policy = self._policy(s)
         call_id = f"user-shell-{turn_id}"
         ctx = ToolContext(turn_id=turn_id, call_id=call_id, cwd=s.cwd, policy=policy,
@@ -568,7 +573,7 @@ class Session:
         inputs = [p.get("text", "") for p in op.items
                   if isinstance(p, dict) and p.get("type") == "input_text"]
         self._notifier.turn_complete(thread_id=self.session_id, turn_id=turn_id,
-                                     cwd=str(self._settings.cwd), input_messages=inputs,
+                                     cwd=str(self._active.cwd), input_messages=inputs,
                                      last_assistant_message=last)
 
     # -- shutdown ------------------------------------------------------------------------

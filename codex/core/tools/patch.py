@@ -8,7 +8,6 @@ with the text the model reads. Each `FileChange` carries the absolute path and a
 from __future__ import annotations
 
 import asyncio
-import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,6 +119,8 @@ def _file_changes(plan: PatchPlan, base: Path) -> tuple[FileChange, ...]:
 
 def _diff(old_name: str, new_name: str, before: bytes | None, after: bytes | None,
           kind: str) -> str:
+    import difflib  # only when a patch is shown
+
     a = (before or b"").decode("utf-8", "replace") if kind != "add" else ""
     b = (after or b"").decode("utf-8", "replace") if kind != "delete" else ""
     text = "".join(difflib.unified_diff(

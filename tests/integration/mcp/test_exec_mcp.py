@@ -276,3 +276,38 @@ required = true
         assert json.loads(hr.outputs(1)["c1"]) == {"result": "stored note #1: buy milk"}
         assert json.loads(hr.outputs(2)["c2"])["contents"][0]["text"] == "buy milk"
         assert srv.notes == ["buy milk"]
+
+
+def test_kill_9_of_codex_leaves_no_server(hr: Harness, servers_venv: str, mark: str,
+                                          tmp_path: Path) -> None:
+    import signal
+    import time
+
+    hang = ms.write_script(tmp_path / "hang.py", ms.HANGING_SERVER)
+    write_config(hr, f"""
+[mcp_servers.time]
+command = "{ms.server_bin('mcp-server-time')}"
+env = {{ {ms.MARK_VAR} = "{mark}" }}
+required = true
+
+[mcp_servers.silent]
+command = "{ms.script_python()}"
+args = ["{hang}"]
+env = {{ {ms.MARK_VAR} = "{mark}" }}
+startup_timeout_sec = 300
+""")
+    never = threading.Event()
+    reply = hr.answer("never sent")
+    reply.wait_before = never
+    hr.mock.add(reply)
+    p = hr.popen("hi")
+    hr.mock.wait_for_requests(1)  # servers are up (time is required), a turn is running
+    assert len(ms.marked_processes(mark)) >= 3  # time, the hanging server and its child
+    p.send_signal(signal.SIGKILL)
+    p.wait(10)
+    # the orphan watchdog notices codex is gone and kills the servers' process groups
+    deadline = time.monotonic() + 30
+    while ms.marked_processes(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ms.marked_processes(mark) == []
+    never.set()

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -260,7 +260,8 @@ class Connection:
             with anyio.fail_after(timeout):
                 init = await session.initialize()
                 phase = "tools/list"
-                tools = await _list_tools(session) if init.capabilities.tools else []
+                tools = await _all_pages(lambda p: session.list_tools(params=p), "tools") \
+                    if init.capabilities.tools else []
                 phase = "resources/list"
                 # Many servers declare the capability with nothing behind it; the resources
                 # tools are offered only when there is something to list.
@@ -380,18 +381,10 @@ class Connection:
         session = await self._usable_session()
         if isinstance(session, str):
             raise ConnectionFailed(session)
-        out: list[dict[str, Any]] = []
-        cursor: str | None = None
         try:
             with anyio.fail_after(self.config.tool_timeout_s):
-                while True:
-                    page = await session.list_resources(
-                        params=types.PaginatedRequestParams(cursor=cursor) if cursor else None)
-                    out.extend(r.model_dump(mode="json", by_alias=True, exclude_none=True)
-                               for r in page.resources)
-                    cursor = page.nextCursor
-                    if not cursor:
-                        return out
+                return await _all_pages(lambda p: session.list_resources(params=p),
+                                        "resources")
         except TimeoutError:
             t = self.config.tool_timeout_s
             raise ConnectionFailed(f"resources/list timed out after {t:g} s") from None
@@ -451,15 +444,16 @@ async def _has_resources(session: ClientSession) -> bool:
     return bool(page.resources)
 
 
-async def _list_tools(session: ClientSession) -> list[dict[str, Any]]:
-    tools: list[dict[str, Any]] = []
+async def _all_pages(list_page: Callable[[types.PaginatedRequestParams | None],
+                                         Awaitable[Any]], field: str) -> list[dict[str, Any]]:
+    """Every item of a paginated `*/list` (following `nextCursor`), as JSON."""
+    items: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
-        page = await session.list_tools(
-            params=types.PaginatedRequestParams(cursor=cursor) if cursor else None)
-        tools.extend(t.model_dump(mode="json", by_alias=True, exclude_none=True)
-                     for t in page.tools)
+        page = await list_page(types.PaginatedRequestParams(cursor=cursor) if cursor else None)
+        items.extend(x.model_dump(mode="json", by_alias=True, exclude_none=True)
+                     for x in getattr(page, field))
         cursor = page.nextCursor
         if not cursor:
-            return tools
+            return items
 

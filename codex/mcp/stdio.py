@@ -12,6 +12,7 @@ shell's jobs), so nothing is left running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import signal
@@ -134,12 +135,8 @@ class ServerProcess:
 
     # -- the end --------------------------------------------------------------------------
     def close_stdin(self) -> None:
-        if self.stdin_fd is not None:
-            try:
-                os.close(self.stdin_fd)
-            except OSError:
-                pass
-            self.stdin_fd = None
+        _close(self.stdin_fd)
+        self.stdin_fd = None
 
     async def terminate(self) -> None:
         """EOF, SIGTERM, SIGKILL (spec order), then the rest of its session. Idempotent."""
@@ -153,10 +150,12 @@ class ServerProcess:
             spawn.kill_tree([self.pid], signal.SIGKILL)
             await self.exit_code(TERM_GRACE_S)
         self._close_stderr()
-        if self.stdout_fd is not None:
-            try:
-                os.close(self.stdout_fd)
-            except OSError:
-                pass
-            self.stdout_fd = None
+        _close(self.stdout_fd)
+        self.stdout_fd = None
         self._watcher.close()
+
+
+def _close(fd: int | None) -> None:
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)

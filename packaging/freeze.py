@@ -21,6 +21,9 @@ FREEZERS = ("nuitka", "pyinstaller")
 # Imported lazily or only by code paths the freezers cannot follow from the entry point.
 PACKAGES = ("codex", "websockets", "requests", "urllib3", "certifi", "ptyprocess",
             "platformdirs", "tomli_w", "idna", "charset_normalizer")
+# Installed only as dependencies (pyjwt[crypto] of the mcp SDK) and never imported by codex;
+# left out, or requests' optional pyOpenSSL path would freeze ~10 MB of cryptography.
+NOT_FROZEN = ("cryptography", "jwt")
 # Stdlib modules codex reaches only through lazy imports (PTY and terminal handling, TLS,
 # process control); listed so a subcommand never meets ModuleNotFoundError when frozen.
 STDLIB = ("pty", "tty", "termios", "fcntl", "resource", "select", "selectors", "ssl",
@@ -77,6 +80,8 @@ def freeze_pyinstaller(python: str, work: Path) -> FrozenTree:
     for pkg in _present(PACKAGES, python):
         args += ["--collect-submodules", pkg]
     args += ["--collect-data", "certifi"]
+    for mod in NOT_FROZEN:
+        args += ["--exclude-module", mod]
     for mod in _present(STDLIB, python):
         args += ["--hidden-import", mod]
     t0 = time.monotonic()
@@ -101,6 +106,7 @@ def freeze_nuitka(python: str, work: Path, jobs: int | None = None) -> FrozenTre
     for pkg in _present(PACKAGES, python):
         args.append(f"--include-package={pkg}")
     args.append("--nofollow-import-to=*.tests")  # certifi.tests would pull in unittest
+    args += [f"--nofollow-import-to={mod}" for mod in NOT_FROZEN]
     for mod in _present(STDLIB, python):
         args.append(f"--include-module={mod}")
     t0 = time.monotonic()

@@ -198,6 +198,11 @@ class McpTools:
             raise ToolCallError(f"{READ_RESOURCE} failed: {e.reason}") from None
         return json.dumps(res, ensure_ascii=False)
 
+    def statuses(self) -> tuple[ServerStatus, ...]:
+        """Every configured server now (the UI's `/mcp`): name, transport, state, reason,
+        tools (with the names the model calls them by), required. Immutable snapshots."""
+        return self.manager.statuses()
+
     async def required_failures(self) -> list[ServerStatus]:
         """Wait for the `required` servers to start; those that did not (spec: `codex exec`
         then exits 1 before any model request)."""

@@ -226,7 +226,8 @@ def test_failing_servers_are_reported_and_the_turn_goes_on(hr: Harness, tmp_path
                 and e["item"]["type"] == "mcp_tool_call"]
         assert call[0]["status"] == "failed" and "exited with code 5" in \
             call[0]["error"]["message"]
-        assert evs[-1]["type"] == "turn.completed", evs[-3:]
+        # (a server's status may still change after the turn: only the turn's end is sure)
+        assert [e["type"] for e in evs].count("turn.completed") == 1
     else:
         assert "  failed in" in text and "exited with code 5" in text
     assert ms.marked_processes(mark) == []

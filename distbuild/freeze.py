@@ -23,6 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ENTRY = ROOT / "distbuild" / "codex_main.py"
 FREEZERS = ("nuitka", "pyinstaller")
+# Installed only as dependencies (pyjwt[crypto] of the mcp SDK) and never imported by codex;
+# left out, or requests' optional pyOpenSSL path would freeze ~10 MB of cryptography.
+NOT_FROZEN = ("cryptography", "jwt")
 # Stdlib modules codex reaches only through lazy imports (PTY and terminal handling, TLS,
 # process control); listed so a subcommand never meets ModuleNotFoundError when frozen.
 STDLIB = ("pty", "tty", "termios", "fcntl", "resource", "select", "selectors", "ssl",
@@ -110,7 +113,8 @@ def dependencies(python: str, pyproject: Path = ROOT / "pyproject.toml") -> Depe
     if found["missing"]:
         raise RuntimeError(f"not installed for {python}: {', '.join(found['missing'])} "
                            "(pyproject.toml dependencies; run python -m distbuild.build_deps)")
-    return Dependencies(("codex", *found["packages"]), tuple(found["modules"]),
+    return Dependencies(("codex", *(p for p in found["packages"] if p not in NOT_FROZEN)),
+                        tuple(m for m in found["modules"] if m not in NOT_FROZEN),
                         tuple(found["distributions"]))
 
 
@@ -156,6 +160,8 @@ def freeze_pyinstaller(python: str, work: Path) -> FrozenTree:
         args += ["--hidden-import", mod]
     for dist in deps.distributions:
         args += ["--copy-metadata", dist]
+    for mod in NOT_FROZEN:
+        args += ["--exclude-module", mod]
     for mod in _present(STDLIB, python):
         args += ["--hidden-import", mod]
     t0 = time.monotonic()
@@ -187,6 +193,7 @@ def freeze_nuitka(python: str, work: Path, jobs: int | None = None) -> FrozenTre
     for dist in deps.distributions:
         args.append(f"--include-distribution-metadata={dist}")
     args.append("--nofollow-import-to=*.tests")  # certifi.tests would pull in unittest
+    args += [f"--nofollow-import-to={mod}" for mod in NOT_FROZEN]
     for mod in _present(STDLIB, python):
         args.append(f"--include-module={mod}")
     t0 = time.monotonic()

@@ -35,6 +35,7 @@ TEST_TOOLS: dict[str, str] = {
     "zstd": "zstd",
     "git": "git",
     "ps": "procps",
+    "pgrep": "procps",
     "setpriv": "util-linux",
     "unshare": "util-linux",
     "file": "file",

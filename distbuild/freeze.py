@@ -62,6 +62,7 @@ import importlib.metadata as md, importlib.util, json, sys, tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+not_frozen = set(sys.argv[2:])
 with open(sys.argv[1], "rb") as f:
     todo = [Requirement(r) for r in tomllib.load(f)["project"].get("dependencies", [])]
 seen, missing, tops = {}, [], set()
@@ -77,7 +78,6 @@ while todo:
     except md.PackageNotFoundError:
         missing.append(req.name)
         continue
-    seen[key] = dist.metadata["Name"]
     names = set((dist.read_text("top_level.txt") or "").split())
     if not names:
         for f in dist.files or ():
@@ -87,6 +87,9 @@ while todo:
             elif len(f.parts) > 1 and first not in ("..", "__pycache__", "bin") and \
                     not first.endswith((".dist-info", ".egg-info", ".data")):
                 names.add(first)
+    if names and names <= not_frozen:
+        continue  # left out with what it alone pulls in (see NOT_FROZEN)
+    seen[key] = dist.metadata["Name"]
     tops.update(n for n in names if n.isidentifier())
     todo.extend(Requirement(r) for r in dist.requires or ())
 packages, modules = [], []
@@ -107,14 +110,13 @@ def dependencies(python: str, pyproject: Path = ROOT / "pyproject.toml") -> Depe
 
     Raises RuntimeError naming any declared dependency not installed for `python` (run
     `python -m distbuild.build_deps`)."""
-    out = subprocess.run([python, "-c", _CLOSURE, str(pyproject)],
+    out = subprocess.run([python, "-c", _CLOSURE, str(pyproject), *NOT_FROZEN],
                          capture_output=True, text=True, check=True, cwd=ROOT).stdout
     found = json.loads(out)
     if found["missing"]:
         raise RuntimeError(f"not installed for {python}: {', '.join(found['missing'])} "
                            "(pyproject.toml dependencies; run python -m distbuild.build_deps)")
-    return Dependencies(("codex", *(p for p in found["packages"] if p not in NOT_FROZEN)),
-                        tuple(m for m in found["modules"] if m not in NOT_FROZEN),
+    return Dependencies(("codex", *found["packages"]), tuple(found["modules"]),
                         tuple(found["distributions"]))
 
 

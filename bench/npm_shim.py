@@ -49,8 +49,8 @@ def main() -> int:
             shutil.copyfile(real, dist / host.archive_name)
         else:
             standin.write_archives(dist, host, standin.standin_program())
-        subprocess.run([sys.executable, str(ROOT / "ci/release.py"), "--dist", str(dist),
-                        "package", "--allow-missing"], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "ci.release", "--dist", str(dist),
+                        "package", "--allow-missing"], check=True, capture_output=True, cwd=ROOT)
         with local_registry.running(tmp / "registry") as reg:
             env = reg.npm_env()
             manifest = json.loads((dist / "npm" / "manifest.json").read_text())

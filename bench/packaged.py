@@ -48,9 +48,9 @@ def build_both(work: Path) -> dict[str, Path]:
     out = {}
     for freezer in ("nuitka", "pyinstaller"):
         dist = work / f"dist-{freezer}"
-        subprocess.run([sys.executable, str(ROOT / "packaging" / "build.py"), "--freezer",
+        subprocess.run([sys.executable, "-m", "distbuild.build", "--freezer",
                         freezer, "--out", str(dist), "--work", str(work / "build")],
-                       check=True)
+                       check=True, cwd=ROOT)
         out[freezer] = dist / f"codex-{target_triple()}"
     return out
 

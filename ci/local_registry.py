@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A throwaway local npm registry (Verdaccio 5.33 on 127.0.0.1) for dry runs and tests.
 
 Verdaccio is installed once from ci/verdaccio/package.json into the user cache dir (never into

@@ -1,15 +1,19 @@
-#!/usr/bin/env python3
 """The release pipeline as steps: plan, build, smoke, package, sign, publish-npm, update-cask.
 
 Each step runs alone (the workflows call them one by one); `--dry-run` runs every step that
 can run on this machine without secrets: it builds the host target, packages, publishes the
 npm packages to a local Verdaccio registry, installs them from it like a user, and renders the
-cask. Everything lands in dist/.
+cask. Everything lands in dist/. Run it from the checkout: `python -m ci.release ...`.
+
+The dry run packages every Linux target whose frozen archive is in the prebuilt folder
+(default dist/): the host's, built if missing, and Linux arm64 when `make dist
+TARGET=aarch64-unknown-linux-musl` made it (its smoke run goes through qemu-user).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -20,12 +24,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from codex import __version__, platform_info, release_settings
+from installers.targets import SUMS_NAME, TARGETS, Target, sha256_file, target
 
-from codex import __version__, platform_info, release_settings  # noqa: E402
-from installers.targets import SUMS_NAME, TARGETS, Target, sha256_file, target  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PY = sys.executable
 TAG_RE = re.compile(r"^v(\d+\.\d+\.\d+)(-(alpha|beta)\.\d+)?$")
@@ -38,6 +40,7 @@ def log(msg: str) -> None:
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     log("$ " + " ".join(str(c) for c in cmd))
+    kw.setdefault("cwd", ROOT)  # `python -m` finds the checkout's modules from there
     return subprocess.run(cmd, check=True, **kw)
 
 
@@ -86,14 +89,21 @@ def _assets_of(tgt: Target, folder: Path) -> list[Path]:
     return [p for p in (folder / tgt.archive_name, folder / tgt.zst_name) if p.is_file()]
 
 
+def emulated_here(tgt: Target) -> bool:
+    """A Linux target of another CPU: built and run here under qemu-user."""
+    from distbuild.build import is_emulated
+
+    return platform_info.target_triple() != tgt.triple and is_emulated(tgt.triple)
+
+
 def build(tgt: Target, dist: Path, prebuilt: Path | None, allow_standin: bool) -> None:
-    """Freeze and archive `tgt` (on its own runner) into dist/."""
-    if tgt != host_target():
+    """Freeze and archive `tgt` (on its own runner, or here under qemu-user) into dist/."""
+    if tgt != host_target() and not emulated_here(tgt):
         raise SystemExit(f"{tgt.triple} is built on its runner ({tgt.runner}), not here")
     dist.mkdir(parents=True, exist_ok=True)
     source = prebuilt
     if source is None:
-        run([PY, str(ROOT / "packaging" / "build.py"), "--smoke"], cwd=ROOT)
+        run([PY, "-m", "distbuild.build", "--target", tgt.triple, "--smoke"])
         source = ROOT / "dist"
     found = _assets_of(tgt, source)
     from ci import standin
@@ -106,7 +116,7 @@ def build(tgt: Target, dist: Path, prebuilt: Path | None, allow_standin: bool) -
         return
     if not allow_standin:
         raise SystemExit(f"no frozen build of {tgt.triple} in {source} "
-                         "(packaging/build.py did not produce it)")
+                         "(distbuild.build did not produce it)")
     standin.write_archives(dist, tgt, standin.standin_program())
     log(f"build: NOTE no frozen binary in {source}; staged a stand-in that runs this checkout "
         "(dry run only, never published)")
@@ -125,7 +135,16 @@ def _archive_is_standin(archive: Path, tgt: Target) -> bool:
 
 
 def smoke(tgt: Target, dist: Path) -> None:
-    """Unpack the archive like a user and run the binary: --version, then exec-server."""
+    """Unpack the archive like a user and run the binary: --version, then exec-server.
+    Another Linux CPU's binary runs through qemu-user."""
+    from distbuild import binfmt
+
+    arch = tgt.triple.split("-", 1)[0]
+    with binfmt.registered(arch) if emulated_here(tgt) else contextlib.nullcontext():
+        _smoke(tgt, dist)
+
+
+def _smoke(tgt: Target, dist: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         exe = Path(tmp) / ("codex.exe" if tgt.windows else "codex")
         exe.write_bytes(_binary_of(dist / tgt.archive_name, tgt))
@@ -134,7 +153,7 @@ def smoke(tgt: Target, dist: Path) -> None:
                              timeout=120, check=True).stdout.strip()
         if out != f"codex-cli {__version__}":
             raise SystemExit(f"smoke: `codex --version` printed {out!r}")
-        log(f"smoke: {out}")
+        log(f"smoke: {tgt.triple}: {out}")
         session = ('{"jsonrpc":"2.0","id":1,"method":"initialize",'
                    '"params":{"clientName":"release-smoke"}}\n')
         r = subprocess.run([str(exe), "exec-server", "--listen", "stdio"], input=session,
@@ -150,7 +169,7 @@ def smoke(tgt: Target, dist: Path) -> None:
         if reply.get("id") != 1 or "result" not in reply:
             raise SystemExit(f"smoke: exec-server did not answer initialize "
                              f"(exit {r.returncode}): {first or r.stderr.strip()[-500:]}")
-        log("smoke: exec-server answered initialize")
+        log(f"smoke: {tgt.triple}: exec-server answered initialize")
 
 
 # -- package ------------------------------------------------------------------------------------
@@ -174,16 +193,16 @@ def package(dist: Path, allow_missing: bool) -> None:
                    and not (dist / t.archive_name).is_file()]
         if missing:
             raise SystemExit(f"package: missing {', '.join(missing)} in {dist}")
-    run([PY, str(ROOT / "installers" / "install_sh.py"), "--out", str(dist / "install.sh")])
+    run([PY, "-m", "installers.install_sh", "--out", str(dist / "install.sh")])
     sums = write_sums(dist)
     log(f"package: {sums} over {len(release_assets(dist))} assets")
-    run([PY, str(ROOT / "installers" / "npm" / "build_packages.py"), "--dist", str(dist)])
+    run([PY, "-m", "installers.npm.build_packages", "--dist", str(dist)])
     render_cask(dist, allow_missing)
 
 
 def render_cask(dist: Path, allow_missing: bool) -> Path:
     out = dist / "homebrew" / "codex.rb"
-    cmd = [PY, str(ROOT / "installers" / "homebrew" / "render_cask.py"),
+    cmd = [PY, "-m", "installers.homebrew.render_cask",
            "--sums", str(dist / SUMS_NAME), "--out", str(out)]
     run(cmd + (["--allow-missing"] if allow_missing else []))
     return out
@@ -211,18 +230,12 @@ def macos_sign(tgt: Target, dist: Path) -> None:
     if absent:
         log(f"macos-sign: SKIPPED (secrets not set: {', '.join(absent)})")
         return
-    from ci.standin import write_archives
-
     with tempfile.TemporaryDirectory() as tmp:
         binary = Path(tmp) / tgt.binary_name
         binary.write_bytes(_binary_of(dist / tgt.archive_name, tgt))
         binary.chmod(0o755)
         run([str(ROOT / "ci" / "macos_sign.sh"), str(binary)])
-        archiver = ROOT / "packaging" / "archive.py"
-        if archiver.exists():  # packaging's reproducible writer, when this checkout has it
-            run([PY, str(archiver), str(binary), "--out", str(dist)])
-        else:
-            write_archives(dist, tgt, binary.read_bytes())
+        run([PY, "-m", "distbuild.archive", str(binary), "--out", str(dist)])
 
 
 def github_release(dist: Path, tag: str) -> None:
@@ -309,15 +322,58 @@ def update_cask(dist: Path, tap_dir: Path | None, push: bool, allow_missing: boo
 
 # -- dry run ------------------------------------------------------------------------------------
 
+def extra_linux_targets(source: Path) -> list[Target]:
+    """Linux targets of another CPU with a frozen (not stand-in) archive in `source`, when
+    this machine can run them (qemu-user through binfmt_misc)."""
+    from distbuild import binfmt
+
+    return [t for t in TARGETS if t != host_target() and emulated_here(t)
+            and (source / t.archive_name).is_file()
+            and not _archive_is_standin(source / t.archive_name, t)
+            and binfmt.available(t.triple.split("-", 1)[0])]
+
+
+def check_npm_install_for(tgt: Target, reg, tmp: Path) -> None:
+    """Install from the registry as a `tgt.npm_cpu` machine would (npm --cpu) and check that
+    the platform package npm chose holds that target's binary, which runs (under qemu)."""
+    from distbuild import binfmt
+
+    env = dict(reg.npm_env(), npm_config_cpu=tgt.npm_cpu, npm_config_os=tgt.npm_os)
+    prefix = tmp / f"prefix-{tgt.npm_suffix}"
+    run(["npm", "install", "-g", "--prefix", str(prefix), release_settings.NPM_PACKAGE],
+        env=env, capture_output=True)
+    alias = f"{release_settings.NPM_PACKAGE}-{tgt.npm_suffix}"
+    binary = (prefix / "lib" / "node_modules" / release_settings.NPM_PACKAGE / "node_modules"
+              / alias / "vendor" / tgt.triple / "bin" / "codex")
+    arch = tgt.triple.split("-", 1)[0]
+    if not binary.is_file() or binfmt.elf_machine(binary) != arch:
+        raise SystemExit(f"dry run: npm --cpu={tgt.npm_cpu} did not install {alias} with an "
+                         f"{arch} binary at {binary}")
+    with binfmt.registered(arch):
+        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
+                             timeout=300, check=True).stdout.strip()
+    log(f"dry run: npm --cpu={tgt.npm_cpu} installed {alias}; its {arch} binary ran: {out}")
+
+
 def dry_run(dist: Path, prebuilt: Path | None) -> None:
     plan(None, github_output=False)
-    tgt = host_target()
+    host = host_target()
+    extra = extra_linux_targets(prebuilt or ROOT / "dist")
+    targets = [host, *extra]
     # Leftovers of other targets would end up in SHA256SUMS, the npm packages and the cask.
+    keep = {name for t in targets for name in (t.archive_name, t.zst_name)}
     for old in release_assets(dist):
-        if old.name not in (tgt.archive_name, tgt.zst_name):
+        if old.name not in keep:
             old.unlink()
-    build(tgt, dist, prebuilt, allow_standin=True)
-    smoke(tgt, dist)
+    build(host, dist, prebuilt, allow_standin=True)
+    for tgt in extra:
+        build(tgt, dist, prebuilt or ROOT / "dist", allow_standin=False)
+    if not extra:
+        log("dry run: NOTE packaging the host target only: no Linux arm64 archive in "
+            f"{prebuilt or ROOT / 'dist'} (make dist TARGET=aarch64-unknown-linux-musl)")
+    log(f"dry run: packaging {', '.join(t.triple for t in targets)}")
+    for tgt in targets:
+        smoke(tgt, dist)
     package(dist, allow_missing=True)
     sign(dist)
     from ci import local_registry
@@ -330,12 +386,14 @@ def dry_run(dist: Path, prebuilt: Path | None) -> None:
         prefix = Path(tmp) / "prefix"
         run(["npm", "install", "-g", "--prefix", str(prefix), release_settings.NPM_PACKAGE],
             env=env, capture_output=True)
-        shim = prefix / ("codex.cmd" if tgt.windows else "bin/codex")
+        shim = prefix / ("codex.cmd" if host.windows else "bin/codex")
         out = subprocess.run([str(shim), "--version"], capture_output=True, text=True,
                              env=env, timeout=120, check=True).stdout.strip()
         if out != f"codex-cli {__version__}":
             raise SystemExit(f"dry run: installed codex printed {out!r}")
         log(f"dry run: installed from {reg.url} and ran: {out}")
+        for tgt in extra:
+            check_npm_install_for(tgt, reg, Path(tmp))
     update_cask(dist, None, push=False, allow_missing=True)
     log(f"dry run: done; results in {dist}")
 
@@ -360,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     steps.add_parser("sign", help="cosign bundles for every asset (GitHub OIDC)")
     p = steps.add_parser("macos-sign", help="codesign + notarize a build when secrets exist")
     p.add_argument("--target", default=None, help="triple (default: this host)")
-    steps.add_parser("setup", help="install the project with its build tools into this Python")
+    p = steps.add_parser("setup", help="install the project with its build tools into this Python")
+    p.add_argument("--target", default=None, help="triple to build (default: this host)")
     p = steps.add_parser("github-release", help="create the GitHub Release (or add to it)")
     p.add_argument("--tag", required=True)
     p = steps.add_parser("publish-npm", help="publish dist/npm (platforms first, idempotent)")
@@ -393,9 +452,10 @@ def main(argv: list[str] | None = None) -> int:
         macos_sign(target(args.target) if args.target else host_target(), dist)
     elif args.step == "setup":
         run([PY, "-m", "pip", "install", "-e", f"{ROOT}[dev,build]"])
-        deps = ROOT / "packaging" / "build_deps.py"
-        if deps.exists():  # compilers and the build venv the packaging scripts want
-            run([PY, str(deps)])
+        # Compilers and the build venv the build wants (qemu and mmdebstrap for --target
+        # of another Linux CPU).
+        run([PY, "-m", "distbuild.build_deps",
+             *(["--target", args.target] if args.target else [])])
     elif args.step == "github-release":
         github_release(dist, args.tag)
     elif args.step == "publish-npm":

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """CI's test entry on every OS: make .venv with the dev extras, then ruff and pytest.
 
 The same as `make test`, for runners without make (Windows). Extra arguments go to pytest.
@@ -12,7 +11,7 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LINTED = ["codex", "tests", "bench", "packaging", "installers", "ci"]
+LINTED = ["codex", "tests", "bench", "distbuild", "installers", "ci"]
 
 
 def main(argv: list[str]) -> int:

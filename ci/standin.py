@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Stage stand-in release archives in dist/ when the frozen binary is not there.
 
-The real archives come from packaging/ (`make dist`). Until a checkout has them, the installer
+The real archives come from distbuild/ (`make dist`). Until a checkout has them, the installer
 tests and `ci/release.py --dry-run` need *something* in the spec's dist/ layout that really
 runs: a small executable that execs this checkout's `python -m codex`. It is never published;
 `ci/release.py` refuses to publish it outside a dry run.
@@ -19,11 +18,9 @@ import sys
 import tarfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from installers.targets import TARGETS, Target, target, write_sums
 
-from installers.targets import TARGETS, Target, target, write_sums  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 STANDIN_MARK = b"codex-release-standin"
 

@@ -26,6 +26,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "doctor": ("codex.doctor", "run", "show version, platform and effective configuration"),
     "completion": ("codex.completion", "run", "print a shell completion script"),
     "update": ("codex.update", "run", "show or perform the upgrade for this install"),
+    "mcp": ("codex.mcp.cli", "run", "list, show, add or remove MCP servers in config.toml"),
+    "mcp-server": ("codex.mcp.server", "run", "run codex as an MCP server on stdio"),
     "resume": ("codex.tui", "run_resume", "resume a recorded session in the interactive UI"),
 }
 # Bare `codex [OPTIONS] [PROMPT]`: the interactive UI (spec tui.md "Starting").
@@ -189,6 +191,14 @@ def _add_exec_server_args(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="file holding the bearer token clients must send (required off loopback)",
     )
+    p.add_argument(
+        "--session-grace-ms",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="keep a dropped websocket client's processes this long for a resume "
+             "(default 30000; 0 kills them at once)",
+    )
     # For tests: how long a closed process stays readable (spec: 30 s).
     p.add_argument("--retain-closed-ms", type=int, default=None, help=argparse.SUPPRESS)
 
@@ -229,6 +239,53 @@ def _add_update_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--check", action="store_true", help="only tell what would be done")
 
 
+class _McpAddParser(_Parser):
+    """Everything after `--` is the server's command line, options included
+    (`codex mcp add time -- uvx mcp-server-time --local-timezone UTC`)."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        args = list(sys.argv[1:] if args is None else args)
+        tail = None
+        if "--" in args:
+            i = args.index("--")
+            args, tail = args[:i], args[i + 1:]
+        ns, extra = super().parse_known_args(args, namespace)
+        if tail is not None:
+            if ns.server_argv:
+                self.error("give the server's command line once, after --")
+            ns.server_argv = tail
+        return ns, extra
+
+
+def _add_mcp_args(p: argparse.ArgumentParser) -> None:
+    subs = p.add_subparsers(dest="mcp_command", metavar="SUBCOMMAND",
+                            parser_class=type(p))
+    ls = subs.add_parser("list", help="list the configured MCP servers")
+    ls.add_argument("--json", action="store_true", help="print as JSON")
+    ls.add_argument("--probe", action="store_true",
+                    help="start each enabled server once and show its status")
+    get = subs.add_parser("get", help="show one MCP server's configuration")
+    get.add_argument("name", help="the server's name")
+    get.add_argument("--json", action="store_true", help="print as JSON")
+    add = subs.add_parser("add", help="add (or replace) an MCP server in config.toml",
+                          usage="codex mcp add NAME [--env KEY=VALUE]... -- COMMAND [ARGS...]\n"
+                                "       codex mcp add NAME --url URL "
+                                "[--bearer-token-env-var VAR]")
+    add.__class__ = _McpAddParser
+    add.add_argument("name", help="the server's name (letters, digits, '-', '_')")
+    add.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                     help="environment variable for a stdio server (repeatable)")
+    add.add_argument("--url", help="a streamable HTTP server's URL")
+    add.add_argument("--bearer-token-env-var", metavar="VAR",
+                     help="send `Authorization: Bearer $VAR` to the HTTP server")
+    add.add_argument("server_argv", nargs="*", metavar="-- COMMAND [ARGS...]",
+                     help="the stdio server's command line")
+    rm = subs.add_parser("remove", help="remove an MCP server from config.toml")
+    rm.add_argument("name", help="the server's name")
+    for sp in (ls, get, add, rm):
+        _add_global_options(sp, suppress=True)
+
+
 _ARGS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "exec": _add_exec_args,
     "exec-server": _add_exec_server_args,
@@ -237,6 +294,7 @@ _ARGS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "doctor": _add_doctor_args,
     "completion": _add_completion_args,
     "update": _add_update_args,
+    "mcp": _add_mcp_args,
     "resume": _add_resume_args,
 }
 

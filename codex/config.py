@@ -112,6 +112,7 @@ OPTIONAL_KEYS = frozenset(
         "notify",
         "model_context_window",
         "model_auto_compact_token_limit",
+        "mcp_servers",
     }
 )
 KNOWN_KEYS = frozenset(DEFAULTS) | OPTIONAL_KEYS
@@ -225,6 +226,13 @@ class Config:
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
+
+    def mcp_servers(self) -> dict[str, Any]:
+        """The `[mcp_servers.*]` tables, validated: name -> `codex.mcp.config.McpServerConfig`
+        (file order). Raises McpConfigError (a ConfigError, exit 1) naming the key."""
+        from codex.mcp.config import parse_servers
+
+        return parse_servers(self.values.get("mcp_servers"))
 
     @property
     def config_path(self) -> Path:
@@ -370,6 +378,10 @@ def _validate(cfg: Config) -> None:
         if os.path.isabs(name):
             raise ConfigError(f"invalid project_doc_fallback_filenames entry {name!r}: a file "
                               "name looked up in each directory, not an absolute path")
+    for server in cfg.mcp_servers().values():
+        if server.unknown_keys:
+            log.warning("mcp_servers.%s: ignoring keys codex does not use: %s", server.name,
+                        ", ".join(server.unknown_keys))
     for key in ("project_doc_max_bytes", "tool_output_token_limit"):
         v = cfg.values.get(key)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:

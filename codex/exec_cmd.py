@@ -178,7 +178,11 @@ async def _drive(opts: ExecOptions, options: Any, content: tuple[dict[str, Any],
     for sig in STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop, sig)
-    session.submit(P.UserTurn(items=content))
+    mcp_failed = await _required_mcp_failures(session)
+    if mcp_failed is None:
+        session.submit(P.UserTurn(items=content))
+    else:
+        session.submit(P.Shutdown())  # before any model request (spec mcp.md)
     end: P.TurnComplete | P.TurnAborted | None = None
     try:
         async for ev in session.events():
@@ -194,6 +198,10 @@ async def _drive(opts: ExecOptions, options: Any, content: tuple[dict[str, Any],
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
 
+    if mcp_failed is not None:
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"codex: error: {mcp_failed}\n")
+        return exit_code(Outcome.FAILED, received[0] if received else None)
     outcome = _outcome(end, output.failed)
     if isinstance(end, P.TurnComplete) and not end.failed and output.failed is None:
         if opts.output_last_message is not None and \
@@ -207,6 +215,17 @@ async def _drive(opts: ExecOptions, options: Any, content: tuple[dict[str, Any],
         with contextlib.suppress(OSError):
             sys.stderr.write(f"codex: error: {output.failed}\n")
     return exit_code(outcome, received[0] if received else None)
+
+
+async def _required_mcp_failures(session: Any) -> str | None:
+    """Why `required` MCP servers could not start (waiting for them), or None."""
+    if session.mcp is None:
+        return None
+    failed = await session.mcp.required_failures()
+    if not failed:
+        return None
+    return "; ".join(f"required MCP server {s.name} failed to start: {s.reason}"
+                     for s in failed)
 
 
 def _outcome(end: Any, output_failed: str | None) -> Outcome:

@@ -400,13 +400,20 @@ class ProcessScope:
     def _watch_exits(self, pids: Iterable[int]) -> None:
         """Sweep again when any of `pids` exits (a pidfd each, on the running loop): its
         zombie is then ours to reap (we are the subreaper) and its children come to us."""
-        if self._loop is None:
-            try:
-                import asyncio
+        import asyncio
 
-                self._loop = asyncio.get_running_loop()
-            except RuntimeError:
-                return  # no loop (a synchronous caller): the next sweep reaps instead
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a synchronous caller): the next sweep reaps instead
+        if loop is not self._loop:
+            # A scope can outlive the loop it first watched on (the default scope of a process
+            # that runs asyncio.run() more than once): the old loop's readers are gone with it.
+            for fd in self._pidfds.values():
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._pidfds.clear()
+            self._loop = loop
         pidfd_open = getattr(os, "pidfd_open", None)
         if pidfd_open is None:
             return

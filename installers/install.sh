@@ -5,7 +5,9 @@
 #   sh install.sh --version 0.2.0
 #
 # Environment: CODEX_VERSION (default: latest), CODEX_INSTALL_DIR (default: ~/.local/bin),
-# CODEX_RELEASE_BASE_URL (the folder holding the release's assets; overrides GitHub).
+# CODEX_RELEASE_BASE_URL (the folder holding the release's assets; overrides GitHub),
+# CODEX_INSTALL_ARCH (the CPU to install for, as `uname -m` names it: x86_64 or aarch64;
+# default this machine's, e.g. to install onto a disk another machine will boot).
 # The release's repository is filled in by installers/install_sh.py from
 # codex/release_settings.py when this file is copied to dist/install.sh.
 set -eu
@@ -24,18 +26,23 @@ SHA256SUMS, and installs it as DIR/codex (default ~/.local/bin/codex).
 
   --version VERSION   release to install, e.g. 0.2.0 (default: \$CODEX_VERSION or latest)
   --dir DIR           where to install (default: \$CODEX_INSTALL_DIR or ~/.local/bin)
+  --arch ARCH         CPU to install for: x86_64 or aarch64 (default: \$CODEX_INSTALL_ARCH
+                      or this machine's)
   -h, --help          show this help
 EOF
 }
 
 version="${CODEX_VERSION:-latest}"
 install_dir="${CODEX_INSTALL_DIR:-${HOME:?HOME is not set}/.local/bin}"
+arch_override="${CODEX_INSTALL_ARCH:-}"
 while [ $# -gt 0 ]; do
     case "$1" in
         --version) [ $# -ge 2 ] || die "--version needs a value"; version="$2"; shift 2 ;;
         --version=*) version="${1#--version=}"; shift ;;
         --dir) [ $# -ge 2 ] || die "--dir needs a value"; install_dir="$2"; shift 2 ;;
         --dir=*) install_dir="${1#--dir=}"; shift ;;
+        --arch) [ $# -ge 2 ] || die "--arch needs a value"; arch_override="$2"; shift 2 ;;
+        --arch=*) arch_override="${1#--arch=}"; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -44,7 +51,7 @@ version="${version#v}"
 
 detect_triple() {
     os=$(uname -s)
-    arch=$(uname -m)
+    arch=${arch_override:-$(uname -m)}
     case "$arch" in
         x86_64|amd64) arch=x86_64 ;;
         arm64|aarch64) arch=aarch64 ;;
@@ -54,7 +61,7 @@ detect_triple() {
         Linux) echo "$arch-unknown-linux-musl" ;;
         Darwin)
             # A shell under Rosetta reports x86_64 on an Apple silicon Mac: take the native build.
-            if [ "$arch" = x86_64 ] && [ "$(sysctl -n sysctl.proc_translated 2>/dev/null || true)" = 1 ]; then
+            if [ -z "$arch_override" ] && [ "$arch" = x86_64 ] && [ "$(sysctl -n sysctl.proc_translated 2>/dev/null || true)" = 1 ]; then
                 arch=aarch64
             fi
             echo "$arch-apple-darwin" ;;
@@ -130,7 +137,13 @@ binary="$tmp/unpacked/codex-$triple"
 [ -f "$binary" ] || die "$asset does not hold codex-$triple"
 chmod 755 "$binary"
 if ! new_version=$("$binary" --version 2>&1); then
-    die "the downloaded codex does not run on this machine: $new_version"
+    # Installing for another CPU (--arch) is allowed to produce a file this machine cannot run.
+    if [ -n "$arch_override" ] && [ "$(uname -m)" != "${triple%%-*}" ]; then
+        say "codex: note: the $triple file does not run on this $(uname -m) machine (not checked)"
+        new_version="codex ($triple)"
+    else
+        die "the downloaded codex does not run on this machine: $new_version"
+    fi
 fi
 
 mkdir -p "$install_dir" || die "cannot create $install_dir"

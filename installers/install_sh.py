@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write dist/install.sh: installers/install.sh with the release repository filled in."""
 
 from __future__ import annotations
@@ -7,11 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from codex import release_settings
 
-from codex import release_settings  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 TEMPLATE = Path(__file__).resolve().parent / "install.sh"
 PLACEHOLDER = "@GITHUB_REPO@"

@@ -180,6 +180,7 @@ class Session:
         self._delivered_last = False
         self._op_task: asyncio.Task[None] | None = None
         self._worker: asyncio.Task[None] | None = None
+        self.mcp: Any = None  # codex.mcp.tools.McpTools while MCP servers are configured
 
     @classmethod
     async def start(cls, options: SessionOptions) -> Session:
@@ -190,6 +191,7 @@ class Session:
         self._emit(configured)
         for ev in early:
             self._emit(ev)
+        self._start_mcp()
         self._op_task = asyncio.ensure_future(self._op_loop())
         self._worker = asyncio.ensure_future(self._work_loop())
         return self
@@ -308,6 +310,16 @@ class Session:
         patch = PatchTool(self._undo)
         shell = ShellTools(self._manager, patch.apply)
         self.tools = ToolRegistry([*shell.tools(), patch.tool(), plan_tool()])
+
+    def _start_mcp(self) -> None:
+        """MCP servers start in the background; their tools join the registry when ready
+        (codex.mcp.tools). Nothing here waits for them."""
+        servers = self.options.config.mcp_servers()
+        if any(s.enabled for s in servers.values()):
+            from codex.mcp.tools import McpTools
+
+            self.mcp = McpTools.start(servers, self.tools, cwd=str(self._settings.cwd),
+                                      emit=self._emit, wire=self._conv.wire)
 
     def _sandbox_wire(self) -> dict[str, Any] | None:
         """The sandbox commands run under now; None = unsandboxed (danger-full-access)."""
@@ -587,6 +599,8 @@ class Session:
             await self._manager.shutdown()  # every process of the session ends here
         except Exception:  # noqa: BLE001 - shutdown goes on whatever one part does
             log.exception("closing the command sessions failed")
+        if self.mcp is not None:
+            await self.mcp.shutdown()  # MCP servers too (EOF, SIGTERM, SIGKILL)
         if self._snapshot is not None:
             self._snapshot.delete()
         if self._notifier is not None:

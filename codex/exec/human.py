@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, TextIO
 
 from codex.core import protocol as P
@@ -84,12 +85,30 @@ class HumanRenderer:
     def _agent_message(self, ev: P.AgentMessage) -> None:
         self.say(f"codex\n{ev.text}")
 
-    def _mcp_end(self, ev: P.McpCallEnd) -> None:
-        self.say(f"mcp {ev.server}.{ev.tool} {'failed: ' + ev.error if ev.error else 'done'}")
-
+    # -- MCP (codex/mcp) -------------------------------------------------------------------
     def _mcp_startup(self, ev: P.McpStartupUpdate) -> None:
-        if ev.status == "failed":
+        if ev.status == "ready":
+            self.say(f"mcp: {ev.server} ready ({len(ev.tools)} tools)")
+        elif ev.status == "failed":
             self.say(f"mcp: {ev.server} failed: {ev.reason or 'unknown reason'}")
+
+    def _mcp_begin(self, ev: P.McpCallBegin) -> None:
+        self.say(f"tool {ev.server}.{ev.tool}({json.dumps(ev.arguments, ensure_ascii=False)})")
+
+    def _mcp_end(self, ev: P.McpCallEnd) -> None:
+        took = f"{ev.duration_s * 1000:.0f}ms"
+        if ev.result is None:
+            self.say(f"  failed in {took}: {ev.error}")
+            return
+        from codex.mcp.results import map_result
+
+        out = map_result(ev.result, images=False)
+        lines = out.text.rstrip("\n").splitlines()
+        shown = lines[:SHOWN_OUTPUT_LINES]
+        if len(lines) > SHOWN_OUTPUT_LINES:
+            shown.append(f"... ({len(lines) - SHOWN_OUTPUT_LINES} more lines)")
+        body = "".join(f"\n  {line}" for line in shown)
+        self.say(f"  {'succeeded' if out.success else 'failed'} in {took}:{body}")
 
     def _notice(self, ev: Any) -> None:
         self.say(ev.message)
@@ -117,8 +136,9 @@ _HANDLERS: dict[type, Any] = {
     P.PlanUpdate: HumanRenderer._plan,
     P.Reasoning: HumanRenderer._reasoning,
     P.AgentMessage: HumanRenderer._agent_message,
-    P.McpCallEnd: HumanRenderer._mcp_end,
     P.McpStartupUpdate: HumanRenderer._mcp_startup,
+    P.McpCallBegin: HumanRenderer._mcp_begin,
+    P.McpCallEnd: HumanRenderer._mcp_end,
     P.StreamError: HumanRenderer._notice,
     P.Warning: HumanRenderer._warning,
     P.Error: HumanRenderer._error,

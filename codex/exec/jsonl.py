@@ -12,8 +12,12 @@ numbered `item_0, item_1, ...` in the order they first appear:
 - `file_change {changes: [{path, kind}], status}`: completed (`changes` empty when it failed).
 - `todo_list {items: [{text, completed}]}`: started by the first plan of the turn, updated by
   the next ones, completed at the end of the turn.
-- `mcp_tool_call {server, tool, arguments, result, error, status}`; `error {message}` for a
-  warning or an MCP server that failed to start.
+- `mcp_tool_call {server, tool, arguments, result, error, status}`: started when the call
+  starts; completed with `result: {content, structured_content}` (the MCP result) and
+  `status: "completed"`, or `status: "failed"` with `error: {message}` (timeout, crash,
+  declined) or with the result the server marked `isError`.
+- `error {message}` for a warning, and for an MCP server that failed to start
+  (`mcp: <server> failed: <reason>`).
 
 Every item started in a turn is completed before its `turn.completed` / `turn.failed`. A
 command still running in its session when the turn ends is completed with `status:
@@ -148,6 +152,7 @@ class JsonlRenderer:
             self._plan["items"] = todo
             self._emit("updated", self._plan)
 
+    # -- MCP (codex/mcp) -------------------------------------------------------------------
     def _mcp_begin(self, ev: P.McpCallBegin) -> None:
         item = self._new("mcp_tool_call", server=ev.server, tool=ev.tool,
                          arguments=ev.arguments, result=None, error=None,
@@ -158,9 +163,13 @@ class JsonlRenderer:
     def _mcp_end(self, ev: P.McpCallEnd) -> None:
         item = self._by_call.pop(ev.call_id, None) or self._new(
             "mcp_tool_call", server=ev.server, tool=ev.tool, arguments=ev.arguments)
+        result = None if ev.result is None else {
+            "content": ev.result.get("content") or [],
+            "structured_content": ev.result.get("structuredContent")}
         failed = ev.error is not None or bool((ev.result or {}).get("isError"))
-        item.update(result=ev.result, error=ev.error, status="failed" if failed
-                    else "completed")
+        item.update(result=result,
+                    error={"message": ev.error} if ev.error is not None else None,
+                    status="failed" if failed else "completed")
         self._complete(item)
 
     def _warning(self, ev: P.Warning) -> None:
@@ -201,8 +210,8 @@ _HANDLERS: dict[type, Any] = {
     P.PlanUpdate: JsonlRenderer._plan_update,
     P.McpCallBegin: JsonlRenderer._mcp_begin,
     P.McpCallEnd: JsonlRenderer._mcp_end,
-    P.Warning: JsonlRenderer._warning,
     P.McpStartupUpdate: JsonlRenderer._mcp_startup,
+    P.Warning: JsonlRenderer._warning,
     P.StreamError: JsonlRenderer._stream_error,
     P.Error: JsonlRenderer._error,
     P.TurnComplete: JsonlRenderer._turn_complete,

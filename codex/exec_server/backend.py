@@ -35,6 +35,7 @@ class Output:
 class Exited:
     seq: int
     exit_code: int  # 128+N when killed by signal N
+    sandbox_denied: bool = False  # the failure looks like the sandbox's doing
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,16 @@ class Failed:
 ExecSessionEvent = Output | Exited | Closed | Failed
 
 TRANSPORT_DISCONNECTED = "exec-server transport disconnected"
+
+
+class BackendDisconnected(Exception):
+    """The backend lost its link to where the process runs (a remote backend's transport);
+    the process can no longer be driven. `message` starts with TRANSPORT_DISCONNECTED.
+    (Subclassed by `client_transport.ExecServerDisconnected`, which is also a CodexError.)"""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class SpawnError(Exception):
@@ -76,8 +87,11 @@ class StartParams:
     tty: bool = False
     pipe_stdin: bool = False
     arg0: str | None = None
-    # Sandbox policy to apply to the child (a SandboxPolicy.to_wire() dict), or None.
+    # Sandbox to apply to the child: our policy (a SandboxPolicy.to_wire() dict) or Codex's
+    # sandbox context (spec "The newest Codex dialect"), or None.
     sandbox: Mapping[str, Any] | None = None
+    # `metadata {threadId, toolCallId}` of the newest dialect: recorded, not interpreted.
+    metadata: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +102,7 @@ class ReadResult:
     exit_code: int | None
     closed: bool
     failure: str | None = None
+    sandbox_denied: bool = False
 
 
 class EventStream:
@@ -180,6 +195,13 @@ class ExecProcess(ABC):
     async def read(
         self, after_seq: int = 0, max_bytes: int | None = None, wait_ms: int = 0
     ) -> ReadResult: ...
+
+    def keep_output_after(self, seq: int | None) -> None:
+        """Retain every output chunk with a seq above `seq` for `read`, beyond the usual
+        window (None: back to the usual window). The server pins what a client that
+        acknowledges output has not yet acknowledged, so a resumed session loses nothing.
+        Backends without retention ignore it."""
+        return None
 
     async def signal(self, name: str) -> bool:
         """Send signal `name` ("SIGINT", "SIGTERM", ...) to the process group; True if it was

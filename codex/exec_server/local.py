@@ -37,7 +37,7 @@ KILL_GRACE_S = 1.0
 # After the exit, output fds still held open by a descendant (`cmd &`) would keep the process
 # from ever closing; past this grace we drain what is buffered and close anyway.
 CLOSE_AFTER_EXIT_GRACE_S = 1.0
-READ_SIZE = 256 << 10
+READ_SIZE = 1 << 20
 # Bytes drained after the grace above, so a busy background writer cannot keep us reading.
 FINAL_DRAIN_LIMIT = 1 << 20
 
@@ -56,6 +56,9 @@ class LocalProcess(ExecProcess):
         self._seq = 0
         self._chunks: deque[Output] = deque()
         self._retained = 0
+        self._keep_after: int | None = None  # see keep_output_after
+        self._policy = params.sandbox
+        self._sandbox_denied = False
         self._exit_code: int | None = None
         self._closed = False
         self._changed = asyncio.Event()
@@ -119,10 +122,19 @@ class LocalProcess(ExecProcess):
         ev = Output(self._next_seq(), stream, data)
         self._chunks.append(ev)
         self._retained += len(data)
-        while self._retained > RETAINED_OUTPUT_BYTES and self._chunks:
-            self._retained -= len(self._chunks.popleft().chunk)
+        self._evict()
         self.events.push(ev)
         self._notify()
+
+    def _evict(self) -> None:
+        keep = self._keep_after
+        while (self._retained > RETAINED_OUTPUT_BYTES and self._chunks
+               and (keep is None or self._chunks[0].seq <= keep)):
+            self._retained -= len(self._chunks.popleft().chunk)
+
+    def keep_output_after(self, seq: int | None) -> None:
+        self._keep_after = seq
+        self._evict()
 
     def _pause(self) -> None:
         # The live consumer is behind: stop reading so the child blocks on a full pipe.
@@ -154,7 +166,8 @@ class LocalProcess(ExecProcess):
     def _on_exit(self, status: int) -> None:
         self._exit_code = spawn.exit_code(status)
         self._child.mark_reaped(status)
-        self.events.push(Exited(self._next_seq(), self._exit_code))
+        self._sandbox_denied = self._looks_denied()
+        self.events.push(Exited(self._next_seq(), self._exit_code, self._sandbox_denied))
         self._exited_event.set()
         self._notify()
         if self._pty_at_eof and self._child.master in self._readers:
@@ -163,6 +176,19 @@ class LocalProcess(ExecProcess):
             self._close_timer = self._loop.call_later(CLOSE_AFTER_EXIT_GRACE_S,
                                                       self._force_close)
         self._maybe_close()
+
+    def _looks_denied(self) -> bool:
+        """Whether a failed sandboxed command looks stopped by the sandbox (its last output)."""
+        if self._policy is None or not self._exit_code:
+            return False
+        from codex.sandbox import is_sandbox_denial
+
+        tail = b"".join(c.chunk for c in list(self._chunks)[-16:])[-16384:]
+        try:
+            return is_sandbox_denial(self._exit_code, tail.decode("utf-8", "replace"),
+                                     policy=self._policy)
+        except (ValueError, TypeError, KeyError):
+            return False
 
     def _force_close(self, *, final: bool = False) -> None:
         """Drain what is buffered and close the output fds; `final` (backend shutdown)
@@ -301,7 +327,8 @@ class LocalProcess(ExecProcess):
             chunks = self._collect(after_seq, max_bytes)
         next_seq = chunks[-1].seq + 1 if chunks else self._seq + 1
         return ReadResult(chunks=chunks, next_seq=next_seq, exited=self._exit_code is not None,
-                          exit_code=self._exit_code, closed=self._closed)
+                          exit_code=self._exit_code, closed=self._closed,
+                          sandbox_denied=self._sandbox_denied)
 
     def _cancel_kill_timer(self) -> None:
         if self._kill_timer is not None:

@@ -1,29 +1,36 @@
-"""RemoteBackend: processes on an exec-server, reached over a websocket or a stdio child.
+"""RemoteBackend: processes on an exec-server (ours or Codex's), over a websocket or a stdio
+child.
 
-A small JSON-RPC client moves frames; `RemoteBackend` keeps one event channel per process,
-registered *before* `process/start` (its first notifications may beat the response) and
-dropped after `process/closed`. When the transport goes away every live process gets a
-`Failed` event, so nobody waits forever on a server that is gone.
+It speaks the newest Codex dialect (protocol.Dialect.CODEX) and falls back to our first one
+when the server's `initialize` answer has no `sessionId`. Each process has one event channel,
+registered *before* `process/start` (its first notifications may beat the answer) and
+dropped after `process/closed`.
+
+A dropped websocket is not the end: the backend reconnects with backoff for up to
+RESUME_WINDOW_S and resumes its session (`initialize {resumeSessionId}`); every process then
+catches up with `process/read {afterSeq: last seq seen}`, notifications are de-duplicated by
+seq, and calls cut off by the drop are sent again (a write with the same `writeId`, which the
+server applies once). Output acknowledgements (`process/ack`, when the server offers them)
+make the server keep everything we have not received, so nothing is lost however much was in
+flight. Only when the resume is impossible does every live process get `Failed`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import itertools
-import json
+import enum
 import logging
 import os
 import sys
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from codex.errors import CodexError
+from codex.exec_server import protocol as p
 from codex.exec_server.backend import (
-    TRANSPORT_DISCONNECTED,
     Closed,
     EventStream,
     ExecBackend,
@@ -36,321 +43,69 @@ from codex.exec_server.backend import (
     StartParams,
     WriteStatus,
 )
+from codex.exec_server.client_transport import (
+    ClientTransport,
+    DisconnectReason,
+    ExecServerDisconnected,
+    ExecServerError,
+    ExecServerUnavailable,
+    StdioTransport,
+    WebSocketTransport,
+)
+from codex.exec_server.jsonrpc_client import JsonRpcClient
+
+__all__ = ["ExecServerDisconnected", "ExecServerError", "ExecServerUnavailable",
+           "RemoteBackend", "RemoteProcess"]
 
 log = logging.getLogger(__name__)
 
-# JSON-RPC error codes (exec-server spec).
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-
 CLIENT_NAME = "codex-unified-exec"
-# A process/read answer may carry a whole 1 MiB retention window, base64-encoded.
-MAX_FRAME_BYTES = 64 * 1024 * 1024
-STDIO_EXIT_GRACE_S = 3.0
-STDERR_TAIL_BYTES = 2048
+# How long to keep trying to resume after a drop: inside the server's 30 s grace period, as
+# the two clocks start independently.
+RESUME_WINDOW_S = 25.0
+RESUME_FIRST_DELAY_S = 0.05
+RESUME_MAX_DELAY_S = 1.0
+# Acknowledge a process's output after this much (the server's window is 4 MiB).
+ACK_EVERY_BYTES = 512 << 10
+# One catch-up read after a resume returns at most this much.
+CATCH_UP_READ_BYTES = 4 << 20
+# Our `process/start` for a Codex server: the environment is exactly StartParams.env.
+EXACT_ENV = p.EnvPolicy(inherit="none", ignore_default_excludes=True, exclude=(), set={},
+                        include_only=())
 
 
-class ExecServerError(CodexError):
-    """A JSON-RPC error the exec-server answered."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.data = data
+class LinkState(enum.Enum):
+    DISCONNECTED = "disconnected"  # no session (not yet connected, or the last one failed)
+    READY = "ready"
+    RECOVERING = "recovering"  # reconnecting to resume the session
+    CLOSED = "closed"  # close() was called
 
 
-class ExecServerDisconnected(CodexError):
-    """The transport to the exec-server is gone; message starts with TRANSPORT_DISCONNECTED."""
+class ChannelState(enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    CLOSED = "closed"  # `Closed` delivered
+    FAILED = "failed"  # `Failed` delivered
 
 
-class ExecServerUnavailable(CodexError):
-    """The exec-server could not be reached or launched."""
+@dataclass(eq=False)
+class _Channel:
+    """One process's event channel and what has been delivered on it."""
 
-
-# --- transports -------------------------------------------------------------------------
-
-
-class _Transport(ABC):
-    """Moves whole JSON texts; `recv` returns None at a clean end of stream."""
-
-    @abstractmethod
-    async def send(self, text: str) -> None: ...
-
-    @abstractmethod
-    async def recv(self) -> str | None: ...
-
-    @abstractmethod
-    async def close(self) -> None: ...
-
-    def end_reason(self) -> str:
-        return "connection closed"
-
-
-class _WebSocketTransport(_Transport):
-    def __init__(self, ws: Any, url: str) -> None:
-        self._ws = ws
-        self._url = url
-        self._closed_reason = "connection closed"
-
-    @classmethod
-    async def open(cls, url: str, token: str | None) -> _WebSocketTransport:
-        from websockets.asyncio.client import connect  # websockets only when remote is used
-
-        headers = {"Authorization": f"Bearer {token}"} if token else None
-        try:
-            ws = await connect(url, additional_headers=headers, proxy=None, compression=None,
-                               max_size=MAX_FRAME_BYTES, open_timeout=10)
-        except (OSError, TimeoutError) as e:
-            raise ExecServerUnavailable(f"cannot connect to exec-server at {url}: {e}") from e
-        except Exception as e:  # websockets' handshake errors (HTTP 401/403, bad URL, ...)
-            if type(e).__module__.startswith("websockets"):
-                raise ExecServerUnavailable(
-                    f"cannot connect to exec-server at {url}: {e}") from e
-            raise
-        return cls(ws, url)
-
-    async def send(self, text: str) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        try:
-            await self._ws.send(text)
-        except ConnectionClosed as e:
-            raise ExecServerDisconnected(f"{TRANSPORT_DISCONNECTED}: {e}") from e
-
-    async def recv(self) -> str | None:
-        from websockets.exceptions import ConnectionClosed
-
-        try:
-            data = await self._ws.recv()
-        except ConnectionClosed as e:
-            self._closed_reason = f"websocket to {self._url} closed ({e})"
-            return None
-        return data.decode("utf-8") if isinstance(data, bytes) else data
-
-    async def close(self) -> None:
-        await self._ws.close()
-
-    def end_reason(self) -> str:
-        return self._closed_reason
-
-
-class _StdioTransport(_Transport):
-    """An exec-server child speaking newline-delimited JSON on its stdin/stdout."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, argv: Sequence[str]) -> None:
-        self._proc = proc
-        self._argv = list(argv)
-        self._send_lock = asyncio.Lock()
-        self._stderr_tail = b""
-        self._stderr_task = asyncio.get_running_loop().create_task(self._collect_stderr())
+    process_id: str
+    stream: EventStream
+    generation: int  # the session it belongs to
+    state: ChannelState = ChannelState.STARTING
+    last_output_seq: int = 0
+    exited: bool = False
+    held: list[Output | Exited | Closed] | None = None  # during a catch-up
+    unacked_bytes: int = 0
+    failure: ExecServerDisconnected | None = None
+    kept: list[Output | Exited | Closed] = field(default_factory=list)
 
     @property
-    def pid(self) -> int:
-        return self._proc.pid
-
-    @classmethod
-    async def spawn(cls, argv: Sequence[str], env: Mapping[str, str] | None) -> _StdioTransport:
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=dict(env) if env is not None else None,
-                limit=MAX_FRAME_BYTES,
-                start_new_session=True,  # a Ctrl-C at our terminal is ours to handle
-            )
-        except OSError as e:
-            raise ExecServerUnavailable(
-                f"cannot start exec-server ({' '.join(argv)}): {e}") from e
-        return cls(proc, argv)
-
-    async def _collect_stderr(self) -> None:
-        assert self._proc.stderr is not None
-        while True:
-            data = await self._proc.stderr.read(4096)
-            if not data:
-                return
-            self._stderr_tail = (self._stderr_tail + data)[-STDERR_TAIL_BYTES:]
-
-    async def send(self, text: str) -> None:
-        assert self._proc.stdin is not None
-        async with self._send_lock:
-            try:
-                self._proc.stdin.write(text.encode("utf-8") + b"\n")
-                await self._proc.stdin.drain()
-            except (BrokenPipeError, ConnectionResetError) as e:
-                raise ExecServerDisconnected(
-                    f"{TRANSPORT_DISCONNECTED}: {self.end_reason()}") from e
-
-    async def recv(self) -> str | None:
-        assert self._proc.stdout is not None
-        try:
-            line = await self._proc.stdout.readline()
-        except (ValueError, asyncio.LimitOverrunError) as e:
-            raise ExecServerDisconnected(
-                f"{TRANSPORT_DISCONNECTED}: oversized message from exec-server: {e}") from e
-        if not line:
-            # Let the child finish so the reason can name its exit status.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._proc.wait(), 1.0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._stderr_task), 0.5)
-            return None
-        return line.decode("utf-8")
-
-    def end_reason(self) -> str:
-        rc = self._proc.returncode
-        status = "is still running" if rc is None else f"exited with status {rc}"
-        if rc is not None and rc < 0:
-            status = f"was killed by signal {-rc}"
-        reason = f"exec-server process {self._proc.pid} {status}"
-        tail = self._stderr_tail.decode("utf-8", "replace").strip()
-        if tail:
-            last = [line.strip() for line in tail.splitlines() if line.strip()][-5:]
-            reason += f"; its stderr ends: {' | '.join(last)}"
-        return reason
-
-    async def close(self) -> None:
-        # EOF on stdin ends the server, and with it its processes.
-        if self._proc.stdin is not None and not self._proc.stdin.is_closing():
-            self._proc.stdin.close()
-        try:
-            await asyncio.wait_for(self._proc.wait(), STDIO_EXIT_GRACE_S)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                self._proc.kill()
-            await self._proc.wait()
-        self._stderr_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._stderr_task
-
-
-# --- JSON-RPC client ----------------------------------------------------------------------
-
-
-class JsonRpcClient:
-    """Requests matched to responses by id; notifications handed to a callback."""
-
-    def __init__(
-        self,
-        transport: _Transport,
-        on_notification: Callable[[str, Mapping[str, Any]], None],
-        on_disconnect: Callable[[str], None],
-    ) -> None:
-        self._transport = transport
-        self._on_notification = on_notification
-        self._on_disconnect = on_disconnect
-        self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[Any]] = {}
-        self.lost: str | None = None  # disconnect message, once the transport is gone
-        self._reader = asyncio.get_running_loop().create_task(self._read_loop())
-
-    def _message(self, reason: str) -> str:
-        return f"{TRANSPORT_DISCONNECTED}: {reason}"
-
-    async def request(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
-        if self.lost is not None:
-            raise ExecServerDisconnected(self.lost)
-        req_id = next(self._ids)
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[req_id] = fut
-        msg: dict[str, Any] = {"jsonrpc": "2.0", "id": req_id, "method": method}
-        if params is not None:
-            msg["params"] = params
-        try:
-            await self._transport.send(json.dumps(msg, separators=(",", ":")))
-            return await fut
-        finally:
-            self._pending.pop(req_id, None)
-
-    async def notify(self, method: str, params: Mapping[str, Any] | None = None) -> None:
-        if self.lost is not None:
-            raise ExecServerDisconnected(self.lost)
-        msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            msg["params"] = params
-        await self._transport.send(json.dumps(msg, separators=(",", ":")))
-
-    async def _read_loop(self) -> None:
-        reason = "connection closed"
-        try:
-            while True:
-                text = await self._transport.recv()
-                if text is None:
-                    reason = self._transport.end_reason()
-                    return
-                self._dispatch(text)
-        except ExecServerDisconnected as e:
-            reason = e.message.removeprefix(f"{TRANSPORT_DISCONNECTED}: ")
-        except OSError as e:
-            reason = f"transport error: {e}"
-        finally:
-            self._disconnect(reason)
-
-    def _dispatch(self, text: str) -> None:
-        try:
-            msg = json.loads(text)
-        except ValueError:
-            log.warning("exec-server sent a frame that is not JSON: %.200r", text)
-            return
-        if not isinstance(msg, dict):
-            log.warning("exec-server sent a non-object frame: %.200r", text)
-            return
-        if "method" in msg and "id" not in msg:
-            params = msg.get("params")
-            self._on_notification(str(msg["method"]), params if isinstance(params, dict) else {})
-            return
-        if "method" in msg:
-            # We serve no requests; answer so the server is not left waiting.
-            reply = {"jsonrpc": "2.0", "id": msg["id"],
-                     "error": {"code": METHOD_NOT_FOUND, "message": "client serves no methods"}}
-            asyncio.get_running_loop().create_task(self._send_quietly(reply))
-            return
-        fut = self._pending.get(msg.get("id")) if isinstance(msg.get("id"), int) else None
-        if fut is None:
-            if "error" in msg:
-                log.warning("exec-server error not matching a request: %.300r", msg["error"])
-            return
-        if fut.done():
-            return
-        if "error" in msg:
-            err = msg["error"] if isinstance(msg["error"], dict) else {}
-            fut.set_exception(ExecServerError(int(err.get("code", INTERNAL_ERROR)),
-                                              str(err.get("message", "exec-server error")),
-                                              err.get("data")))
-        else:
-            fut.set_result(msg.get("result"))
-
-    async def _send_quietly(self, msg: Mapping[str, Any]) -> None:
-        with contextlib.suppress(CodexError, OSError):
-            await self._transport.send(json.dumps(msg))
-
-    def _disconnect(self, reason: str) -> None:
-        if self.lost is not None:
-            return
-        self.lost = self._message(reason)
-        for fut in self._pending.values():
-            if not fut.done():
-                fut.set_exception(ExecServerDisconnected(self.lost))
-        self._on_disconnect(self.lost)
-
-    async def close(self) -> None:
-        try:
-            await self._transport.close()
-        finally:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._reader), 5)
-            if not self._reader.done():
-                self._reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._reader
-            self._disconnect("connection closed by client")
-
-
-# --- backend ------------------------------------------------------------------------------
+    def done(self) -> bool:
+        return self.state in (ChannelState.CLOSED, ChannelState.FAILED)
 
 
 def default_stdio_command() -> list[str]:
@@ -361,48 +116,62 @@ def default_stdio_command() -> list[str]:
 
 
 def read_token_file(path: str | os.PathLike[str]) -> str:
-    p = Path(path).expanduser()
+    path_ = Path(path).expanduser()
     try:
-        token = p.read_text(encoding="utf-8").strip()
+        token = path_.read_text(encoding="utf-8").strip()
     except OSError as e:
-        raise ExecServerUnavailable(f"cannot read exec-server token file {p}: {e}") from e
+        raise ExecServerUnavailable(f"cannot read exec-server token file {path_}: {e}") from e
     if not token:
-        raise ExecServerUnavailable(f"exec-server token file {p} is empty")
+        raise ExecServerUnavailable(f"exec-server token file {path_} is empty")
     return token
 
 
 class RemoteProcess(ExecProcess):
     """A process on the exec-server, driven through its JSON-RPC methods."""
 
-    def __init__(self, backend: RemoteBackend, process_id: str, tty: bool) -> None:
+    def __init__(self, backend: RemoteBackend, channel: _Channel, tty: bool) -> None:
         self._backend = backend
-        self.process_id = process_id
+        self._channel = channel
+        self.process_id = channel.process_id
         self.tty = tty
 
     async def _call(self, method: str, **params: Any) -> Any:
-        return await self._backend._request(method, {"processId": self.process_id, **params})
+        return await self._backend._call(self._channel, method,
+                                         {"processId": self.process_id, **params})
 
     async def write(self, data: bytes) -> WriteStatus:
-        result = await self._call("process/write", chunk=base64.b64encode(data).decode("ascii"))
-        status = (result or {}).get("status")
+        # One id for every attempt: a write retried after a resume is applied once.
+        write_id = uuid.uuid4().hex if self._backend.dialect is p.Dialect.CODEX else None
+        result = await self._backend._call(
+            self._channel, p.PROCESS_WRITE,
+            p.write_params_to_wire(self.process_id, data, write_id))
         try:
-            return WriteStatus(status)
-        except ValueError:
-            raise ExecServerError(INTERNAL_ERROR, f"unexpected write status {status!r}") from None
+            return WriteStatus(p.decode_write_status(result))
+        except ValueError as e:
+            raise ExecServerError(p.INTERNAL_ERROR, f"unexpected process/write answer: {e}") \
+                from None
 
     async def terminate(self) -> bool:
-        result = await self._call("process/terminate")
+        result = await self._call(p.PROCESS_TERMINATE)
         return bool((result or {}).get("running"))
 
     async def interrupt(self) -> bool:
         return await self.signal("SIGINT")
 
     async def signal(self, name: str) -> bool:
-        """Send signal `name` to the process group (our `process/signal` extension)."""
+        """Send signal `name` to the process group. Codex's server knows only `interrupt`
+        (SIGINT) and does not say whether it was delivered (True then)."""
+        backend = self._backend
+        if backend.dialect is p.Dialect.CODEX and not backend.server_is_ours:
+            if name != "SIGINT":
+                raise ExecServerError(p.METHOD_NOT_FOUND,
+                                      f"this exec-server can only interrupt, not send {name}")
+            await self._call(p.PROCESS_SIGNAL, signal="interrupt")
+            return True
         try:
-            result = await self._call("process/signal", signal=name)
+            result = await self._call(p.PROCESS_SIGNAL, signal=name)
         except ExecServerError as e:
-            if e.code == METHOD_NOT_FOUND:
+            if e.code == p.METHOD_NOT_FOUND:
                 raise ExecServerError(e.code, "this exec-server cannot signal processes "
                                       "(it lacks process/signal)") from e
             raise
@@ -410,12 +179,14 @@ class RemoteProcess(ExecProcess):
 
     async def read(self, after_seq: int = 0, max_bytes: int | None = None,
                    wait_ms: int = 0) -> ReadResult:
-        r = await self._call("process/read", afterSeq=after_seq, maxBytes=max_bytes,
-                             waitMs=wait_ms)
-        chunks = [Output(int(c["seq"]), str(c["stream"]), base64.b64decode(c["chunk"]))
-                  for c in r.get("chunks", [])]
-        return ReadResult(chunks, int(r.get("nextSeq", 0)), bool(r.get("exited")),
-                          r.get("exitCode"), bool(r.get("closed")), r.get("failure"))
+        result = await self._backend._call(
+            self._channel, p.PROCESS_READ,
+            p.read_params_to_wire(self.process_id, after_seq, max_bytes, wait_ms))
+        try:
+            return p.decode_read_result(result)
+        except ValueError as e:
+            raise ExecServerError(p.INTERNAL_ERROR, f"unexpected process/read answer: {e}") \
+                from None
 
 
 class RemoteBackend(ExecBackend):
@@ -423,23 +194,33 @@ class RemoteBackend(ExecBackend):
 
     def __init__(self, *, url: str | None = None, token_file: str | None = None,
                  stdio_command: Sequence[str] | None = None,
-                 stdio_env: Mapping[str, str] | None = None) -> None:
+                 stdio_env: Mapping[str, str] | None = None,
+                 resume_window_s: float = RESUME_WINDOW_S) -> None:
         if (url is None) == (stdio_command is None):
             raise ValueError("RemoteBackend needs exactly one of url or stdio_command")
         self.url = url
         self._token_file = token_file
         self._stdio_command = list(stdio_command) if stdio_command is not None else None
         self._stdio_env = stdio_env
+        self._resume_window_s = resume_window_s
+        self.state = LinkState.DISCONNECTED
+        self.dialect = p.Dialect.CODEX
+        self.session_id: str | None = None
+        self.server_is_ours = False  # it offered output acks: our extensions work
         self._client: JsonRpcClient | None = None
-        self._transport: _Transport | None = None
+        self._transport: ClientTransport | None = None
         self._connect_lock: asyncio.Lock | None = None
-        self._routes: dict[str, EventStream] = {}
-        self._closed = False
+        self._channels: dict[str, _Channel] = {}
+        self._generation = 0
+        self._recovery: asyncio.Task[None] | None = None
+        self._lost: ExecServerDisconnected | None = None
+        self._thread_id = str(uuid.uuid4())
         self._tasks: set[asyncio.Task[None]] = set()
+        self.resumes = 0  # successful resumes (for tests and logs)
 
     @classmethod
-    def websocket(cls, url: str, token_file: str | None = None) -> RemoteBackend:
-        return cls(url=url, token_file=token_file)
+    def websocket(cls, url: str, token_file: str | None = None, **kw: Any) -> RemoteBackend:
+        return cls(url=url, token_file=token_file, **kw)
 
     @classmethod
     def stdio(cls, command: Sequence[str] | None = None,
@@ -458,125 +239,376 @@ class RemoteBackend(ExecBackend):
     def server_pid(self) -> int | None:
         """The pid of a stdio exec-server child (None for websockets)."""
         t = self._transport
-        return t.pid if isinstance(t, _StdioTransport) else None
+        return t.pid if isinstance(t, StdioTransport) else None
 
     @property
     def live_process_ids(self) -> list[str]:
         """Processes with a registered event channel (started, not yet closed)."""
-        return list(self._routes)
+        return list(self._channels)
+
+    # --- connecting ---------------------------------------------------------------------
+
+    async def _open(self, resume_session_id: str | None) -> JsonRpcClient:
+        """A new transport and a completed handshake (a new session, or a resumed one)."""
+        if self._stdio_command is not None:
+            transport: ClientTransport = await StdioTransport.spawn(self._stdio_command,
+                                                                    self._stdio_env)
+        else:
+            assert self.url is not None
+            token = read_token_file(self._token_file) if self._token_file else None
+            transport = await WebSocketTransport.open(self.url, token)
+        client = JsonRpcClient(transport, self._on_notification, self._on_lost,
+                               dialect=p.Dialect.CODEX)
+        init: dict[str, Any] = {"clientName": CLIENT_NAME, "outputAcks": True}
+        if resume_session_id is not None:
+            init["resumeSessionId"] = resume_session_id
+        try:
+            result = await client.request(p.INITIALIZE, init)
+            session_id = result.get("sessionId") if isinstance(result, dict) else None
+            if isinstance(session_id, str) and session_id:
+                client.dialect = p.Dialect.CODEX
+            else:
+                client.dialect = p.Dialect.LEGACY  # an older server of ours
+                session_id = None
+            await client.notify(p.INITIALIZED, {})
+        except BaseException:
+            await client.close()
+            raise
+        self._transport = transport
+        self.dialect = client.dialect
+        self.session_id = session_id
+        self.server_is_ours = bool(isinstance(result, dict) and result.get("outputAcks"))
+        return client
 
     async def connect(self) -> None:
+        """Connect (a new session) unless connected; wait out a resume in progress."""
         if self._connect_lock is None:
             self._connect_lock = asyncio.Lock()
         async with self._connect_lock:
-            if self._closed:
+            if self.state is LinkState.CLOSED:
                 raise ExecServerUnavailable("exec-server connection was closed")
+            if self.state is LinkState.RECOVERING and self._recovery is not None:
+                await asyncio.shield(self._recovery)
+            if self.state is LinkState.READY:
+                return
             if self._client is not None:
-                if self._client.lost is None:
-                    return
-                # The old connection is gone (its processes got `Failed`); new processes
-                # get a new connection — for stdio, a new server child.
+                # The old session is gone (its processes got `Failed`); new processes get a
+                # new connection — for stdio, a new server child.
                 log.info("reconnecting to exec-server %s after: %s", self.describe(),
-                         self._client.lost)
-                await self._client.close()
-                self._client = None
-            if self._stdio_command is not None:
-                transport: _Transport = await _StdioTransport.spawn(self._stdio_command,
-                                                                    self._stdio_env)
-            else:
-                assert self.url is not None
-                token = read_token_file(self._token_file) if self._token_file else None
-                transport = await _WebSocketTransport.open(self.url, token)
-            self._transport = transport
-            client = JsonRpcClient(transport, self._on_notification, self._on_disconnect)
+                         self._lost.message if self._lost else "disconnect")
+                old, self._client = self._client, None
+                await old.close()
             try:
-                await client.request("initialize", {"clientName": CLIENT_NAME})
-                await client.notify("initialized", {})
-            except CodexError as e:
-                await client.close()
+                self._client = await self._open(None)
+            except ExecServerError as e:
                 raise ExecServerUnavailable(
                     f"exec-server {self.describe()} did not complete the handshake: "
                     f"{e.message}") from e
-            self._client = client
+            except ExecServerDisconnected as e:
+                raise ExecServerUnavailable(
+                    f"exec-server {self.describe()} did not complete the handshake: "
+                    f"{e.message}") from e
+            self._generation += 1
+            self._lost = None
+            self.state = LinkState.READY
 
-    async def _request(self, method: str, params: Mapping[str, Any]) -> Any:
-        if self._client is None:
-            raise ExecServerUnavailable("exec-server is not connected")
-        return await self._client.request(method, params)
+    def _resumable(self) -> bool:
+        return (self.state is not LinkState.CLOSED and self.session_id is not None
+                and self._transport is not None and self._transport.resumable
+                and self._resume_window_s > 0)
+
+    def _on_lost(self, error: ExecServerDisconnected) -> None:
+        if self.state is not LinkState.READY or self._client is None \
+                or self._client.lost is not error:
+            return  # an old client's goodbye, a drop during a resume, or our own close()
+        if error.reason is DisconnectReason.CLOSED_BY_CLIENT:
+            return
+        self._lost = error
+        if self._resumable():
+            log.warning("exec-server link lost (%s); resuming session %s", error.detail,
+                        self.session_id)
+            self.state = LinkState.RECOVERING
+            for ch in self._channels.values():
+                ch.held = []  # notifications after the resume wait for the catch-up
+            self._recovery = asyncio.get_running_loop().create_task(self._recover(error))
+        else:
+            self._fail_all(error)
+            self.state = LinkState.DISCONNECTED
+
+    async def _recover(self, error: ExecServerDisconnected) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._resume_window_s
+        delay = RESUME_FIRST_DELAY_S
+        why = "timed out"
+        while self.state is LinkState.RECOVERING:
+            try:
+                client = await asyncio.wait_for(self._open(self.session_id),
+                                                max(0.1, deadline - loop.time()))
+            except ExecServerError as e:
+                if e.code != p.SESSION_ATTACHED:  # unknown or expired: nothing to resume
+                    why = e.message
+                    break
+                why = e.message  # the server has not noticed the drop yet: try again
+            except ExecServerUnavailable as e:
+                why = e.message
+                if e.refused:
+                    break  # nothing listens there any more: the server is gone
+            except (ExecServerDisconnected, TimeoutError) as e:
+                why = getattr(e, "message", None) or "timed out"
+            else:
+                if await self._resume_with(client):
+                    return
+                why = "the link dropped again while catching up"
+            if loop.time() + delay >= deadline:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESUME_MAX_DELAY_S)
+        if self.state is LinkState.RECOVERING:
+            final = ExecServerDisconnected(
+                error.reason, f"{error.detail}; the session could not be resumed: {why}")
+            self._lost = final
+            self._fail_all(final)
+            self.state = LinkState.DISCONNECTED
+
+    async def _resume_with(self, client: JsonRpcClient) -> bool:
+        """Install a resumed connection and bring every channel up to date (still
+        RECOVERING meanwhile: other calls wait; a drop now just means another attempt)."""
+        old, self._client = self._client, client
+        if old is not None:
+            self._spawn(old.close())
+        try:
+            for ch in list(self._channels.values()):
+                if ch.generation == self._generation and not ch.done:
+                    await self._catch_up(client, ch)
+        except ExecServerDisconnected:
+            for ch in self._channels.values():
+                if ch.held is None:
+                    ch.held = []
+            return False
+        if client.lost is not None:
+            return False
+        self.state = LinkState.READY
+        self.resumes += 1
+        log.info("resumed exec-server session %s", self.session_id)
+        return True
+
+    async def _catch_up(self, client: JsonRpcClient, ch: _Channel) -> None:
+        """What `ch` missed while the link was down, then what was held back meanwhile."""
+        if ch.held is None:
+            ch.held = []
+        last: ReadResult | None = None
+        while True:
+            try:
+                raw = await client.request(p.PROCESS_READ, p.read_params_to_wire(
+                    ch.process_id, ch.last_output_seq, CATCH_UP_READ_BYTES, 0))
+            except ExecServerError as e:
+                # Started after all? (A start cut off by the drop is retried by its caller.)
+                if ch.state is ChannelState.STARTING:
+                    ch.held = None
+                    return
+                self._fail(ch, ExecServerDisconnected(
+                    DisconnectReason.CLOSED_BY_SERVER,
+                    f"process {ch.process_id} was lost across the resume: {e.message}"))
+                return
+            last = p.decode_read_result(raw)
+            fresh = [c for c in last.chunks if c.seq > ch.last_output_seq]
+            for chunk in fresh:
+                self._deliver(ch, chunk)
+            if not fresh:
+                break
+        held, ch.held = ch.held or [], None
+        if last.exited and not ch.exited:
+            self._deliver(ch, Exited(ch.last_output_seq + 1, last.exit_code or 0,
+                                     last.sandbox_denied))
+        for ev in held:
+            self._deliver(ch, ev)
+        if last.closed and not ch.done:
+            self._deliver(ch, Closed(max(ch.last_output_seq, last.next_seq - 1) + 1))
+        if self.server_is_ours and not ch.done and ch.last_output_seq:
+            client.notify_soon(p.PROCESS_ACK, {"processId": ch.process_id,
+                                               "seq": ch.last_output_seq})
+
+    # --- calls --------------------------------------------------------------------------
+
+    async def _ready_client(self, ch: _Channel | None) -> JsonRpcClient:
+        while True:
+            if ch is not None and ch.failure is not None:
+                raise ch.failure
+            if ch is not None and ch.generation != self._generation:
+                raise self._lost or ExecServerDisconnected(
+                    DisconnectReason.CLOSED_BY_SERVER, "the exec-server session is gone")
+            if self.state is LinkState.READY and self._client is not None \
+                    and self._client.lost is None:
+                return self._client
+            if self.state is LinkState.RECOVERING and self._recovery is not None:
+                await asyncio.shield(self._recovery)
+                continue
+            if self.state is LinkState.CLOSED:
+                raise ExecServerUnavailable("exec-server connection was closed")
+            raise self._lost or ExecServerUnavailable("exec-server is not connected")
+
+    async def _call(self, ch: _Channel | None, method: str, params: Mapping[str, Any]) -> Any:
+        """`method` on the current connection; a call cut off by a drop is sent again once
+        the session is resumed (every call we make is safe to repeat)."""
+        while True:
+            client = await self._ready_client(ch)
+            try:
+                return await client.request(method, params)
+            except ExecServerDisconnected:
+                if self.state is not LinkState.RECOVERING:
+                    raise
+
+    def _start_wire(self, params: StartParams) -> dict[str, Any]:
+        if self.dialect is p.Dialect.LEGACY:
+            return p.start_params_to_wire(params, p.Dialect.LEGACY)
+        if params.sandbox is not None and not self.server_is_ours \
+                and "permissions" not in params.sandbox:
+            from codex.exec_server.sandbox_context import context_from_policy
+
+            params = replace(params, sandbox=context_from_policy(params.sandbox, params.cwd,
+                                                                 params.env))
+        metadata = dict(params.metadata or {})
+        thread_id = params.env.get("CODEX_THREAD_ID", "")
+        metadata.setdefault("threadId", thread_id if _is_uuid(thread_id) else self._thread_id)
+        metadata.setdefault("toolCallId", params.process_id)
+        return p.start_params_to_wire(replace(params, metadata=metadata), p.Dialect.CODEX,
+                                      env_policy=EXACT_ENV)
 
     async def start(self, params: StartParams) -> tuple[ExecProcess, EventStream]:
         await self.connect()
         pid = params.process_id
-        if pid in self._routes:
-            raise ExecServerError(INVALID_REQUEST, f"process {pid} already exists")
-        stream = EventStream()
-        self._routes[pid] = stream  # before the request: its first events may beat the answer
-        wire: dict[str, Any] = {
-            "processId": pid,
-            "argv": list(params.argv),
-            "cwd": params.cwd,
-            "env": dict(params.env),
-            "tty": params.tty,
-            "pipeStdin": params.pipe_stdin,
-            "arg0": params.arg0,
-        }
-        if params.sandbox is not None:
-            wire["sandbox"] = dict(params.sandbox)
+        if pid in self._channels:
+            raise ExecServerError(p.INVALID_REQUEST, f"process {pid} already exists")
+        ch = _Channel(pid, EventStream(), self._generation)
+        self._channels[pid] = ch  # before the request: its first events may beat the answer
         try:
-            await self._request("process/start", wire)
+            await self._start_once(ch, self._start_wire(params))
         except ExecServerError as e:
-            self._unroute(pid, stream)
+            self._unroute(ch)
             raise SpawnError(e.message) from e
         except asyncio.CancelledError:
             # The server may start it anyway: nobody would ever see or stop it. Kill it.
-            self._unroute(pid, stream)
+            self._unroute(ch)
             self._background_terminate(pid)
             raise
         except BaseException:
-            self._unroute(pid, stream)
+            self._unroute(ch)
             raise
-        return RemoteProcess(self, pid, params.tty), stream
+        if ch.state is ChannelState.STARTING:
+            ch.state = ChannelState.RUNNING
+        return RemoteProcess(self, ch, params.tty), ch.stream
+
+    async def _start_once(self, ch: _Channel, wire: dict[str, Any]) -> None:
+        """`process/start`, and after a drop that cut it off: started after all (the server
+        knows the id) or sent again."""
+        while True:
+            client = await self._ready_client(ch)
+            try:
+                await client.request(p.PROCESS_START, wire)
+                return
+            except ExecServerDisconnected:
+                if self.state is not LinkState.RECOVERING:
+                    raise
+            client = await self._ready_client(ch)
+            try:
+                await client.request(p.PROCESS_READ, p.read_params_to_wire(
+                    ch.process_id, 0, 0, 0))
+                return  # it did start
+            except ExecServerError:
+                continue  # unknown to the server: start it now
 
     def _background_terminate(self, pid: str) -> None:
         async def terminate() -> None:
-            with contextlib.suppress(CodexError):
-                await self._request("process/terminate", {"processId": pid})
+            with contextlib.suppress(ExecServerError, ExecServerDisconnected,
+                                     ExecServerUnavailable):
+                await self._call(None, p.PROCESS_TERMINATE, {"processId": pid})
 
-        task = asyncio.get_running_loop().create_task(terminate())
+        self._spawn(terminate())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _unroute(self, pid: str, stream: EventStream) -> None:
-        if self._routes.get(pid) is stream:
-            del self._routes[pid]
+    def _unroute(self, ch: _Channel) -> None:
+        if self._channels.get(ch.process_id) is ch:
+            del self._channels[ch.process_id]
+
+    # --- events -------------------------------------------------------------------------
 
     def _on_notification(self, method: str, params: Mapping[str, Any]) -> None:
         pid = params.get("processId")
-        stream = self._routes.get(pid) if isinstance(pid, str) else None
-        if stream is None:
+        ch = self._channels.get(pid) if isinstance(pid, str) else None
+        if ch is None:
             if method.startswith("process/"):
                 log.debug("dropping %s for unknown process %r", method, pid)
             return
         try:
-            if method == "process/output":
-                stream.push(Output(int(params["seq"]), str(params.get("stream", "stdout")),
-                                   base64.b64decode(params["chunk"])))
-            elif method == "process/exited":
-                stream.push(Exited(int(params["seq"]), int(params["exitCode"])))
-            elif method == "process/closed":
-                stream.push(Closed(int(params["seq"])))
-                del self._routes[pid]
-            else:
-                log.debug("ignoring notification %s", method)
+            ev = p.decode_event(method, params)
         except (KeyError, TypeError, ValueError) as e:
             log.warning("malformed %s notification from exec-server: %s", method, e)
+            return
+        if ev is None:
+            log.debug("ignoring notification %s", method)
+        elif ch.held is not None:
+            ch.held.append(ev)
+        else:
+            self._deliver(ch, ev)
 
-    def _on_disconnect(self, message: str) -> None:
-        routes, self._routes = self._routes, {}
-        for stream in routes.values():
-            stream.push(Failed(message))
+    def _deliver(self, ch: _Channel, ev: Output | Exited | Closed) -> None:
+        """Push `ev` unless it was delivered already (a resume can bring it twice)."""
+        if ch.done:
+            return
+        if isinstance(ev, Output):
+            if ev.seq <= ch.last_output_seq:
+                return
+            ch.last_output_seq = ev.seq
+            ch.stream.push(ev)
+            if self.server_is_ours:
+                ch.unacked_bytes += len(ev.chunk)
+                if ch.unacked_bytes >= ACK_EVERY_BYTES and self._client is not None:
+                    ch.unacked_bytes = 0
+                    self._client.notify_soon(p.PROCESS_ACK,
+                                             {"processId": ch.process_id, "seq": ev.seq})
+        elif isinstance(ev, Exited):
+            if ch.exited:
+                return
+            ch.exited = True
+            ch.stream.push(ev)
+        else:
+            ch.state = ChannelState.CLOSED
+            ch.stream.push(ev)
+            self._unroute(ch)
+
+    def _fail(self, ch: _Channel, error: ExecServerDisconnected) -> None:
+        ch.failure = error
+        ch.held = None
+        if not ch.done:
+            ch.state = ChannelState.FAILED
+            ch.stream.push(Failed(error.message))
+        self._unroute(ch)
+
+    def _fail_all(self, error: ExecServerDisconnected) -> None:
+        for ch in list(self._channels.values()):
+            self._fail(ch, error)
 
     async def close(self) -> None:
-        self._closed = True
+        self.state = LinkState.CLOSED
+        if self._recovery is not None and not self._recovery.done():
+            self._recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovery
+        for t in list(self._tasks):
+            t.cancel()
         if self._client is not None:
             await self._client.close()
+        self._fail_all(ExecServerDisconnected(DisconnectReason.CLOSED_BY_CLIENT,
+                                              "connection closed by client"))
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from codex.errors import CodexError
 from codex.exec_server.backend import (
-    TRANSPORT_DISCONNECTED,
+    BackendDisconnected,
     Closed,
     EventStream,
     ExecProcess,
@@ -171,7 +171,7 @@ class UnifiedExecProcess:
 
     def _backend_error(self, what: str, e: CodexError) -> None:
         """A lost transport fails the process; any other backend error only fails the call."""
-        if not e.message.startswith(TRANSPORT_DISCONNECTED):
+        if not isinstance(e, BackendDisconnected):
             log.warning("%s of `%s` failed: %s", what, self.command, e.message)
             return
         if self.state.failure_message is None and not self.closed:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Render the Homebrew cask (dist/homebrew/codex.rb) from a release's SHA256SUMS.
 
 One `url` template serves all four builds: Homebrew fills `#{arch}` and `#{os}` from the
@@ -12,12 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from codex import __version__, release_settings
+from installers.targets import SUMS_NAME, read_sums
 
-from codex import __version__, release_settings  # noqa: E402
-from installers.targets import SUMS_NAME, read_sums  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 # sha256 key -> (arch value, os value), as the cask's arch/os stanzas spell them.
 SHA_KEYS = {

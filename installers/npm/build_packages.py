@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Generate and `npm pack` the npm packages for a release from the archives in dist/.
 
 Writes one platform package per target found in dist/ (version `<V>-<os>-<cpu>`, carrying
@@ -21,12 +20,10 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from codex import __version__, release_settings
+from installers.targets import TARGETS, Target
 
-from codex import __version__, release_settings  # noqa: E402
-from installers.targets import TARGETS, Target  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 SHIM = Path(__file__).resolve().parent / "codex.js"
 DESCRIPTION = "A terminal coding agent with PTY sessions and an embedded exec-server"

@@ -1,5 +1,6 @@
-"""Conformance cases 1-14 of specs/exec-server.md, each over the in-process handler, a real
-`codex exec-server --listen stdio` child and a real websocket server child."""
+"""Conformance cases 1-14 of specs/exec-server.md, each in both dialects (ours and Codex's
+newest) over the in-process handler, a real `codex exec-server --listen stdio` child and a
+real websocket server child."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ import pytest
 from codex.exec_server.backend import Closed, Exited, Output, StartParams
 from codex.exec_server.local import RETAINED_OUTPUT_BYTES, LocalBackend
 from tests.support.exec_server import (
+    DIALECTS,
     TRANSPORTS,
     Client,
     WsServer,
-    b64,
     make_client,
     output_of,
     run,
     session_pids,
+    start_params,
     unb64,
     wait_until,
 )
@@ -33,22 +35,30 @@ def ws_server():
         yield server
 
 
+@pytest.fixture(params=DIALECTS)
+def dialect(request) -> str:
+    return request.param
+
+
 @pytest.fixture(params=TRANSPORTS)
-def transport(request) -> tuple[str, str | None]:
+def transport(request, dialect) -> tuple[str, str | None, str]:
     kind = request.param
     url = request.getfixturevalue("ws_server").url if kind == "ws" else None
-    return kind, url
+    return kind, url, dialect
 
 
-def client(transport: tuple[str, str | None], **kw) -> Client:
-    return make_client(*transport, **kw)
+def client(transport: tuple[str, str | None, str], **kw) -> Client:
+    kind, url, dialect = transport
+    return make_client(kind, url, dialect=dialect, **kw)
 
 
 @run
 async def test_case_01_initialize_echoes_id(transport):
     async with client(transport) as c:
         msg = await c.request_msg("initialize", {"clientName": "t"}, id="init-abc")
-        assert msg["id"] == "init-abc" and msg["result"] == {}
+        assert msg["id"] == "init-abc" and isinstance(msg["result"]["sessionId"], str)
+        if c.dialect == "codex":
+            assert msg["result"]["environmentInfo"]["platformOs"]
     async with client(transport) as c:
         msg = await c.request_msg("initialize", {"clientName": "t"}, id=7)
         assert msg["id"] == 7 and "result" in msg
@@ -69,20 +79,20 @@ async def test_case_03_malformed_frame_then_initialize(transport):
         assert msg["id"] == -1
         assert msg["error"]["code"] == -32600
         assert msg["error"]["message"].startswith("failed to parse JSON-RPC message")
-        assert await c.request("initialize", {"clientName": "t"}) == {}
+        assert "sessionId" in await c.request("initialize", {"clientName": "t"})
 
 
 @run
 async def test_case_04_concurrent_starts_one_wins(transport):
     async with client(transport) as c:
         await c.handshake()
-        params = {"processId": "proc-1", "argv": ["true"], "cwd": "/", "env": {}, "tty": False}
+        params = start_params("proc-1", ["true"], env={}, dialect=c.dialect)
         r1, r2 = await asyncio.gather(c.request_msg("process/start", params, id=1),
                                       c.request_msg("process/start", params, id=2))
         results = [m for m in (r1, r2) if "result" in m]
         errors = [m for m in (r1, r2) if "error" in m]
         assert len(results) == 1 and len(errors) == 1
-        assert results[0]["result"] == {"processId": "proc-1"}
+        assert results[0]["result"]["processId"] == "proc-1"
         assert errors[0]["error"] == {"code": -32600, "message": "process proc-1 already exists"}
         await c.events("proc-1")
 
@@ -132,7 +142,7 @@ async def test_case_08_tty_echo(transport):
         await c.handshake()
         await c.start("t", ["/bin/sh", "-c", "read line; echo \"got:$line\""], tty=True)
         await asyncio.sleep(0.2)  # the case: the write comes 200 ms after the start
-        r = await c.request("process/write", {"processId": "t", "chunk": b64(b"hello\n")})
+        r = await c.write("t", b"hello\n")
         assert r == {"status": "accepted"}
         evs = await c.events("t")
         out = output_of(evs)
@@ -178,14 +188,14 @@ async def test_case_09_late_subscriber_backend():
 async def test_case_10_server_dies_no_closed(transport, tmp_path):
     """Server side of case 10: when the server goes away mid-process the client sees the
     transport end and never a `process/closed`; the process does not survive the server."""
-    kind, url = transport
+    kind, url, dialect = transport
     marker = f"10.{uuid.uuid4().int % 10**9}"
     own_server = None
     if kind == "ws":
         own_server = WsServer().__enter__()
         url = own_server.url
     try:
-        async with make_client(kind, url) as c:
+        async with make_client(kind, url, dialect=dialect) as c:
             await c.handshake()
             await c.start("s", ["sleep", marker])
             await wait_until(lambda: session_pids(marker), 10, "sleep to start")
@@ -229,10 +239,10 @@ async def test_case_10_remote_backend_failed():
 async def test_case_11_write_statuses(transport):
     async with client(transport) as c:
         await c.handshake()
-        r = await c.request("process/write", {"processId": "nope", "chunk": b64(b"x")})
+        r = await c.write("nope", b"x")
         assert r == {"status": "unknownProcess"}
         await c.start("p", ["sleep", "5"])
-        r = await c.request("process/write", {"processId": "p", "chunk": b64(b"x")})
+        r = await c.write("p", b"x")
         assert r == {"status": "stdinClosed"}
         await c.request("process/terminate", {"processId": "p"})
         await c.events("p")
@@ -241,16 +251,18 @@ async def test_case_11_write_statuses(transport):
 @pytest.mark.parametrize("how", ["drop", "server-sigterm", "server-sigint"])
 @run
 async def test_case_12_disconnect_kills_tree(transport, how):
-    kind, url = transport
+    """Case 12 holds with grace 0 (the module's server runs the default grace: see
+    test_exec_server_resume for the grace period itself)."""
+    kind, url, dialect = transport
     if kind == "inproc" and how != "drop":
         pytest.skip("no server process in-process; aclose() is the disconnect case")
     marker = f"1000.{uuid.uuid4().int % 10**9}"
     own_server = None
     if kind == "ws":
-        own_server = WsServer().__enter__()
+        own_server = WsServer("--session-grace-ms=0").__enter__()
         url = own_server.url
     try:
-        c = make_client(kind, url)
+        c = make_client(kind, url, dialect=dialect)
         await c.open()
         await c.handshake()
         await c.start("tree", ["sh", "-c", f"sleep {marker} & sleep {marker}"])

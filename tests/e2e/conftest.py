@@ -1,6 +1,6 @@
 """Release artifacts for the installer tests: the real frozen build when dist/ has it.
 
-`make dist` (packaging/) leaves the host's archives in dist/. When they are absent (a checkout
+`make dist` (distbuild/) leaves the host's archives in dist/. When they are absent (a checkout
 that has not built the binary), a stand-in in the same layout is staged instead: a small
 executable that runs this checkout's `python -m codex` (ci/standin.py), so every installer is
 still exercised end to end with a program that really runs.
@@ -22,6 +22,7 @@ from ci import local_registry, standin
 from codex import __version__, platform_info
 from installers.npm.build_packages import extract_binary
 from installers.targets import target
+from tests.support.arm64 import arm64_build, qemu  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = target(platform_info.target_triple())
@@ -53,8 +54,8 @@ def release_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 shutil.copyfile(real / name, dist / name)
     else:
         standin.write_archives(dist, HOST, standin.standin_program())
-    r = subprocess.run([sys.executable, str(ROOT / "ci" / "release.py"), "--dist", str(dist),
-                        "package", "--allow-missing"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "ci.release", "--dist", str(dist),
+                        "package", "--allow-missing"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
     return dist
 

@@ -36,10 +36,10 @@ def four_target_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def render(dist: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(ROOT / "installers/homebrew/render_cask.py"),
+    return subprocess.run([sys.executable, "-m", "installers.homebrew.render_cask",
                            "--sums", str(dist / "SHA256SUMS"), "--out",
                            str(dist / "homebrew/codex.rb"), *extra],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd=ROOT)
 
 
 def test_cask_resolves_every_arch_os_pair_to_its_archive(four_target_dist: Path) -> None:

@@ -46,8 +46,8 @@ def test_release_matrix_covers_the_required_targets_on_their_runners() -> None:
     assert set(got) == {(t.triple, t.runner) for t in TARGETS}  # plus windows, optional
     assert build["runs-on"] == "${{ matrix.runner }}"
     steps = " ".join(s.get("run", "") for s in build["steps"])
-    assert "ci/release.py build --target ${{ matrix.target }}" in steps
-    assert "ci/release.py smoke --target ${{ matrix.target }}" in steps
+    assert "python -m ci.release build --target ${{ matrix.target }}" in steps
+    assert "python -m ci.release smoke --target ${{ matrix.target }}" in steps
 
 
 def test_release_runs_on_version_tags_and_orders_its_jobs() -> None:
@@ -55,7 +55,7 @@ def test_release_runs_on_version_tags_and_orders_its_jobs() -> None:
     on = wf.get("on", wf.get(True))  # YAML 1.1 reads a bare `on` key as true
     assert on == {"push": {"tags": ["v*.*.*"]}}
     jobs = wf["jobs"]
-    assert "ci/release.py plan --tag" in jobs["plan"]["steps"][-1]["run"]
+    assert "python -m ci.release plan --tag" in jobs["plan"]["steps"][-1]["run"]
     assert jobs["build"]["needs"] == "plan"
     assert set(jobs["release"]["needs"]) == {"plan", "build"}
     assert "release" in jobs["npm"]["needs"] and "release" in jobs["cask"]["needs"]
@@ -67,7 +67,7 @@ def test_ci_tests_on_three_operating_systems() -> None:
     oses = jobs["test"]["strategy"]["matrix"]["os"]
     assert {o.split("-")[0] for o in oses} == {"ubuntu", "macos", "windows"}
     runs = [s["run"] for job in jobs.values() for s in job["steps"] if "run" in s]
-    assert "python ci/release.py --dry-run" in runs
+    assert "python -m ci.release --dry-run" in runs
 
 
 @pytest.mark.parametrize("name", ["ci.yml", "release.yml"])
@@ -75,4 +75,4 @@ def test_workflows_only_call_ci_scripts(name: str) -> None:
     for job in load(name)["jobs"].values():
         for step in job["steps"]:
             if "run" in step:
-                assert re.fullmatch(r"python ci/[a-z_]+\.py( .*)?", step["run"].strip()), step
+                assert re.fullmatch(r"python -m ci\.[a-z_]+( .*)?", step["run"].strip()), step

@@ -164,7 +164,8 @@ def test_sandboxed_command_escapees_too(hr: Harness, containment_env: dict[str, 
 # --- codex exec-server -------------------------------------------------------------------------
 
 async def _server_scenario(kind: str, how: str, escape_kind: str, tmp: Path) -> None:
-    server = WsServer().__enter__() if kind == "ws" else None
+    # Grace 0: a dropped websocket client's session is not kept for a resume.
+    server = WsServer("--session-grace-ms=0").__enter__() if kind == "ws" else None
     c = make_client(kind, server.url if server else None)
     pidfile = tmp / f"{uuid.uuid4().hex}.pid"
     try:
@@ -220,7 +221,7 @@ async def test_exec_server_leaves_no_zombie_of_what_it_adopted(
     release, pidfile = tmp_path / "release", tmp_path / "job.pid"
     job = (f"(sh -c 'echo $$ > {pidfile}; while [ ! -e {release} ]; do sleep 0.05; done' &)"
            " > /dev/null 2>&1")
-    with WsServer() as server:
+    with WsServer("--session-grace-ms=0") as server:
         c = make_client("ws", server.url)
         try:
             await c.open()

@@ -29,7 +29,7 @@ LINES = 200
 
 @pytest.fixture(scope="module")
 def ws_server():
-    with WsServer() as server:
+    with WsServer("--session-grace-ms=0") as server:
         WS_SERVER_PID[:] = [server.proc.pid]
         yield server
 

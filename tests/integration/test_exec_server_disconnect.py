@@ -31,7 +31,7 @@ def sleeps_of(server_pid: int, before: set[int]) -> list[int]:
 
 
 async def _scenario(kind: str, how: str) -> None:
-    server = WsServer().__enter__() if kind == "ws" else None
+    server = WsServer("--session-grace-ms=0").__enter__() if kind == "ws" else None
     try:
         c = make_client(kind, server.url if server else None)
         await c.open()

@@ -33,7 +33,7 @@ PARSE = "failed to parse JSON-RPC message"
 
 @pytest.fixture(scope="module")
 def ws_server():
-    with WsServer() as server:
+    with WsServer("--session-grace-ms=0") as server:
         yield server
 
 
@@ -93,7 +93,8 @@ PARAM_ROWS = {
     "start-empty-argv": ("process/start", {**VALID_START, "argv": []},
                          -32602, "argv must not be empty"),
     "start-cwd-relative": ("process/start", {**VALID_START, "cwd": "tmp"},
-                           -32602, "invalid params: `cwd` must be an absolute path"),
+                           -32602,
+                           "invalid params: `cwd` must be an absolute path or a file:// URI"),
     "start-env-not-strings": ("process/start", {**VALID_START, "env": {"A": 1}},
                               -32602, "invalid params: `env` must be an object of strings"),
     "start-tty-missing": ("process/start", {k: v for k, v in VALID_START.items()
@@ -123,8 +124,8 @@ PARAM_ROWS = {
     "terminate-processId-int": ("process/terminate", {"processId": 3},
                                 -32602, "invalid params: `processId` must be a string"),
     "signal-bad-name": ("process/signal", {"processId": "x", "signal": "SIGFOO"},
-                        -32602, "invalid params: `signal` must be one of SIGINT, SIGTERM, "
-                        "SIGKILL, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGSTOP, "
+                        -32602, "invalid params: `signal` must be one of interrupt, SIGINT, "
+                        "SIGTERM, SIGKILL, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGSTOP, "
                         "SIGTSTP, SIGWINCH"),
 }
 
@@ -162,7 +163,7 @@ async def test_handshake_rules(transport):
         msg = await c.request_msg("initialize", {})
         assert msg["error"] == {"code": -32602,
                                 "message": "invalid params: missing field `clientName`"}
-        assert await c.request("initialize", {"clientName": "t"}) == {}
+        assert "sessionId" in await c.request("initialize", {"clientName": "t"})
         msg = await c.request_msg("process/read", {"processId": "x"})
         assert msg["error"] == {"code": -32600, "message":
                                 "client must send initialized before using exec methods"}
@@ -238,7 +239,7 @@ async def test_starting_state_rows():
     async with InProcClient(backend=backend) as c:
         await c.handshake()
         start = asyncio.ensure_future(c.start("p", ["true"]))
-        await wait_until(lambda: "p" in c.conn._entries, 10, "the start to be taken")
+        await wait_until(lambda: "p" in c.conn.session.slots, 10, "the start to be taken")
         msg = await c.request_msg("process/read", {"processId": "p"})
         assert msg["error"] == {"code": -32600, "message": "process id p is starting"}
         r = await c.request("process/write", {"processId": "p", "chunk": b64(b"x")})
@@ -429,7 +430,7 @@ async def test_binary_frame_holding_json_is_accepted(transport):
     async with make_client(*transport) as c:
         msg = await c.call_raw(b'{"id":"bin","method":"initialize","params":{"clientName":"b"}}',
                                id="bin")
-        assert msg == {"jsonrpc": "2.0", "id": "bin", "result": {}}
+        assert msg["id"] == "bin" and "sessionId" in msg["result"]
 
 
 @run

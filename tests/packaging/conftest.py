@@ -7,7 +7,6 @@ file instead of building (the rest of the suite then runs against it too).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -17,37 +16,27 @@ from types import ModuleType
 
 import pytest
 
+from distbuild import archive, build, smoke
+from tests.support.arm64 import arm64_build, qemu  # noqa: F401 - fixtures
+
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGING = ROOT / "packaging"
 DIST = ROOT / "dist"
 BUILD_TIMEOUT = 45 * 60  # Nuitka on two busy cores; normally 3-5 minutes
 
 
-def load_script(name: str) -> ModuleType:
-    """Import packaging/<name>.py by path (a `packaging` package would shadow PyPI's)."""
-    if str(PACKAGING) not in sys.path:
-        sys.path.insert(0, str(PACKAGING))
-    spec = importlib.util.spec_from_file_location(f"_codex_packaging_{name}",
-                                                  PACKAGING / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
 def build_mod() -> ModuleType:
-    return load_script("build")
+    return build
 
 
 @pytest.fixture(scope="session")
 def smoke_mod() -> ModuleType:
-    return load_script("smoke")
+    return smoke
 
 
 @pytest.fixture(scope="session")
 def archive_mod() -> ModuleType:
-    return load_script("archive")
+    return archive
 
 
 def _fresh_build_info(build_mod: ModuleType, binary: Path) -> dict | None:
@@ -67,10 +56,10 @@ def packaged(build_mod: ModuleType) -> dict:
     binary = DIST / build_mod.binary_name(build_mod.host_triple())
     info = _fresh_build_info(build_mod, binary)
     if info is None:
-        subprocess.run([sys.executable, str(PACKAGING / "build_deps.py")], check=True,
-                       timeout=BUILD_TIMEOUT)
-        subprocess.run([sys.executable, str(PACKAGING / "build.py")], check=True,
-                       timeout=BUILD_TIMEOUT)
+        subprocess.run([sys.executable, "-m", "distbuild.build_deps"], check=True,
+                       timeout=BUILD_TIMEOUT, cwd=ROOT)
+        subprocess.run([sys.executable, "-m", "distbuild.build"], check=True,
+                       timeout=BUILD_TIMEOUT, cwd=ROOT)
         info = _fresh_build_info(build_mod, binary)
         assert info is not None, "build finished but dist/ does not match the sources"
     return {**info, "path": binary, "given": False}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from types import ModuleType
@@ -23,8 +24,9 @@ def assets(binary: Path, archive_mod: ModuleType, tmp_path: Path,
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     out1, out2 = tmp_path / "one", tmp_path / "two"
     for out in (out1, out2):
-        subprocess.run([str(Path(archive_mod.__file__)), str(binary), "--out", str(out)],
-                       check=True, capture_output=True, timeout=600)
+        subprocess.run([sys.executable, "-m", "distbuild.archive", str(binary), "--out",
+                        str(out)], check=True, capture_output=True, timeout=600,
+                       cwd=Path(archive_mod.__file__).parents[1])
     return out1, out2
 
 
@@ -85,4 +87,8 @@ def test_dist_sha256sums_match_the_built_assets(packaged: dict) -> None:
     r = subprocess.run(["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=dist,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert len(r.stdout.splitlines()) == 2
+    checked = {line.rsplit(":", 1)[0] for line in r.stdout.splitlines()}
+    name = packaged["path"].name
+    assert {f"{name}.tar.gz", f"{name}.zst"} <= checked
+    # Every target's assets in dist/ (Linux arm64's too, when built), and nothing else.
+    assert checked == {p.name for p in dist.iterdir() if p.name.endswith((".tar.gz", ".zst"))}

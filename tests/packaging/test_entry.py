@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("flag", ["--version", "-V"])
 def test_entry_fast_version_matches_cli(flag: str) -> None:
-    entry = subprocess.run([sys.executable, str(ROOT / "packaging" / "codex_main.py"), flag],
+    entry = subprocess.run([sys.executable, str(ROOT / "distbuild" / "codex_main.py"), flag],
                            capture_output=True, text=True, cwd=ROOT, timeout=60)
     cli = subprocess.run([sys.executable, "-m", "codex", flag], capture_output=True,
                          text=True, cwd=ROOT, timeout=60)
@@ -25,7 +25,7 @@ def test_entry_fast_version_matches_cli(flag: str) -> None:
 
 
 def test_entry_runs_the_cli_for_everything_else() -> None:
-    r = subprocess.run([sys.executable, str(ROOT / "packaging" / "codex_main.py"), "bogus"],
+    r = subprocess.run([sys.executable, str(ROOT / "distbuild" / "codex_main.py"), "bogus"],
                        capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 2
     assert "usage:" in r.stderr

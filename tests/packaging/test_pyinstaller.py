@@ -1,4 +1,4 @@
-"""The other freezer stays buildable: `packaging/build.py --freezer pyinstaller` (~30 s)."""
+"""The other freezer stays buildable: `python -m distbuild.build --freezer pyinstaller` (~30 s)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ def test_pyinstaller_build_runs(tmp_path: Path, cache_env: dict[str, str],
                                 build_mod, packaged: dict) -> None:
     # `packaged` first: it installs the build deps (and reuses a fresh dist/).
     out = tmp_path / "dist"
-    subprocess.run([sys.executable, str(ROOT / "packaging" / "build.py"), "--freezer",
+    subprocess.run([sys.executable, "-m", "distbuild.build", "--freezer",
                     "pyinstaller", "--out", str(out), "--work", str(tmp_path / "work")],
-                   check=True, capture_output=True, timeout=1800)
+                   check=True, capture_output=True, timeout=1800, cwd=ROOT)
     binary = out / build_mod.binary_name(build_mod.host_triple())
     info = json.loads(binary.with_name(binary.name + ".buildinfo.json").read_text())
     assert info["freezer"] == "pyinstaller"

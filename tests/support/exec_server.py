@@ -22,6 +22,8 @@ from codex.exec_server.local import LocalBackend
 from tests.conftest import codex_cmd
 
 TRANSPORTS = ("inproc", "stdio", "ws")
+# Our first dialect (JSON-RPC 2.0 envelopes, native paths) and Codex's newest one.
+DIALECTS = ("legacy", "codex")
 WAIT = 30.0  # generous: the machine is shared and loaded
 
 
@@ -53,7 +55,11 @@ def unb64(s: str) -> bytes:
 
 
 def start_params(pid: str, argv: list[str], *, tty: bool = False, env: dict | None = None,
-                 cwd: str = "/", **extra: Any) -> dict[str, Any]:
+                 cwd: str = "/", dialect: str = "legacy", **extra: Any) -> dict[str, Any]:
+    if dialect == "codex":
+        from codex.exec_server.path_uri import from_path
+
+        cwd = from_path(cwd)
     return {"processId": pid, "argv": argv, "cwd": cwd,
             "env": dict(os.environ) if env is None else env, "tty": tty, **extra}
 
@@ -61,7 +67,10 @@ def start_params(pid: str, argv: list[str], *, tty: bool = False, env: dict | No
 class Client:
     """Base: message routing, requests by id, per-process notification queues."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: str = "legacy") -> None:
+        self.dialect = dialect
+        self._write_ids = itertools.count(1)
+        self.session_id: str | None = None
         self._ids = itertools.count(1)
         self._pending: dict[Any, asyncio.Future] = {}
         self.messages: list[dict[str, Any]] = []  # every message received, in order
@@ -118,10 +127,15 @@ class Client:
                           id: Any = None) -> dict[str, Any]:
         if id is None:
             id = next(self._ids)
-        frame: dict[str, Any] = {"jsonrpc": "2.0", "id": id, "method": method}
+        frame: dict[str, Any] = {"id": id, "method": method}
+        if self.dialect == "legacy":
+            frame = {"jsonrpc": "2.0", **frame}
         if params is not None:
             frame["params"] = params
-        return await self.call_raw(frame, id)
+        msg = await self.call_raw(frame, id)
+        # Each dialect is answered in its own form.
+        assert ("jsonrpc" in msg) == (self.dialect == "legacy"), msg
+        return msg
 
     async def request(self, method: str, params: dict[str, Any] | None = None) -> Any:
         msg = await self.request_msg(method, params)
@@ -130,17 +144,33 @@ class Client:
         return msg["result"]
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
-        frame: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        frame: dict[str, Any] = {"method": method}
+        if self.dialect == "legacy":
+            frame = {"jsonrpc": "2.0", **frame}
         if params is not None:
             frame["params"] = params
         await self.send_raw(json.dumps(frame))
 
-    async def handshake(self) -> None:
-        assert await self.request("initialize", {"clientName": "tests"}) == {}
+    async def handshake(self, **params: Any) -> dict[str, Any]:
+        result = await self.request("initialize", {"clientName": "tests", **params})
+        assert isinstance(result["sessionId"], str) and result["sessionId"]
+        self.session_id = result["sessionId"]
         await self.notify("initialized")
+        return result
 
     async def start(self, pid: str, argv: list[str], **kw: Any) -> Any:
-        return await self.request("process/start", start_params(pid, argv, **kw))
+        result = await self.request("process/start",
+                                    start_params(pid, argv, dialect=self.dialect, **kw))
+        if self.dialect == "codex":
+            assert result.pop("sandboxType") in ("none", "linuxSeccomp", "macosSeatbelt")
+        return result
+
+    async def write(self, pid: str, data: bytes, write_id: str | None = None) -> Any:
+        """process/write in this client's dialect (Codex's carries a fresh writeId)."""
+        params: dict[str, Any] = {"processId": pid, "chunk": b64(data)}
+        if self.dialect == "codex":
+            params["writeId"] = write_id or f"w-{next(self._write_ids)}"
+        return await self.request("process/write", params)
 
     async def events(self, pid: str, timeout: float = WAIT) -> list[dict[str, Any]]:
         """Notifications of `pid` up to and including process/closed."""
@@ -151,6 +181,19 @@ class Client:
             out.append(msg)
             if msg["method"] == "process/closed":
                 return out
+
+    async def events_until_output(self, pid: str, needle: bytes,
+                                  timeout: float = WAIT) -> list[dict[str, Any]]:
+        """Notifications of `pid` until its output so far contains `needle`."""
+        out: list[dict[str, Any]] = []
+        data = b""
+        q = self.queue(pid)
+        while needle not in data:
+            msg = await asyncio.wait_for(q.get(), timeout)
+            out.append(msg)
+            if msg["method"] == "process/output":
+                data += unb64(msg["params"]["chunk"])
+        return out
 
     async def wait_closed_read(self, pid: str, timeout: float = WAIT) -> dict[str, Any]:
         """Long-poll process/read until the process is closed; return the last result."""
@@ -174,15 +217,21 @@ def output_of(events: list[dict[str, Any]]) -> bytes:
 class InProcClient(Client):
     """Drives a handler Connection directly: no socket, no child process."""
 
-    def __init__(self, *, retain_closed_s: float = 30.0, backend=None) -> None:
-        super().__init__()
+    def __init__(self, *, retain_closed_s: float = 30.0, backend=None,
+                 dialect: str = "legacy") -> None:
+        super().__init__(dialect)
         self.backend = backend or LocalBackend()
-        self.conn = Connection(self.backend, self._send, retain_closed_s=retain_closed_s)
+        self.conn = Connection.standalone(self.backend, self._send,
+                                         retain_closed_s=retain_closed_s)
         self._watch: asyncio.Task | None = None
 
-    async def _send(self, msg: dict[str, Any] | str) -> None:
+    async def _send(self, msg) -> None:
         # Round-trip through JSON, as a real transport would.
-        self._dispatch(json.loads(msg if isinstance(msg, str) else json.dumps(msg)))
+        from codex.exec_server.protocol import Fragments
+
+        if isinstance(msg, Fragments):
+            msg = msg.joined()
+        self._dispatch(json.loads(msg if isinstance(msg, str | bytes) else json.dumps(msg)))
 
     async def open(self) -> InProcClient:
         self._watch = asyncio.get_running_loop().create_task(self._on_hangup())
@@ -205,17 +254,18 @@ class InProcClient(Client):
         self._transport_gone()
 
 
-def make_client(kind: str, ws_url: str | None = None, *, retain_closed_ms: int | None = None
-                ) -> Client:
-    """An unopened client over `kind` ("inproc", "stdio", "ws"); use as `async with`."""
+def make_client(kind: str, ws_url: str | None = None, *, retain_closed_ms: int | None = None,
+                dialect: str = "legacy") -> Client:
+    """An unopened client over `kind` ("inproc", "stdio", "ws") speaking `dialect`; use as
+    `async with`."""
     if kind == "inproc":
         return InProcClient(retain_closed_s=30.0 if retain_closed_ms is None
-                            else retain_closed_ms / 1000)
+                            else retain_closed_ms / 1000, dialect=dialect)
     if kind == "stdio":
         extra = () if retain_closed_ms is None else (f"--retain-closed-ms={retain_closed_ms}",)
-        return StdioClient(*extra)
+        return StdioClient(*extra, dialect=dialect)
     assert ws_url is not None
-    return WsClient(ws_url)
+    return WsClient(ws_url, dialect=dialect)
 
 
 def server_cmd(*args: str) -> list[str]:
@@ -230,8 +280,8 @@ def _child_env() -> dict[str, str]:
 class StdioClient(Client):
     """A real `codex exec-server --listen stdio` child process."""
 
-    def __init__(self, *extra_args: str) -> None:
-        super().__init__()
+    def __init__(self, *extra_args: str, dialect: str = "legacy") -> None:
+        super().__init__(dialect)
         self.extra_args = extra_args
         self.proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task | None = None
@@ -239,7 +289,7 @@ class StdioClient(Client):
     async def open(self) -> StdioClient:
         self.proc = await asyncio.create_subprocess_exec(
             *server_cmd("--listen", "stdio", *self.extra_args), stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=None, env=_child_env(), limit=64 << 20)
+            stdout=subprocess.PIPE, stderr=None, env=_child_env(), limit=512 << 20)
         self._reader = asyncio.get_running_loop().create_task(self._read())
         return self
 
@@ -279,14 +329,19 @@ class StdioClient(Client):
 class WsServer:
     """A real `codex exec-server --listen ws://127.0.0.1:0` child; `url` is what it printed."""
 
-    def __init__(self, *extra_args: str, listen: str = "ws://127.0.0.1:0") -> None:
+    def __init__(self, *extra_args: str, listen: str = "ws://127.0.0.1:0",
+                 program: list[str] | None = None, env: dict[str, str] | None = None) -> None:
         self.args = ["--listen", listen, *extra_args]
+        self.program = program  # another exec-server (Codex's) instead of ours
+        self.env = env
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
     def __enter__(self) -> WsServer:
-        self.proc = subprocess.Popen(server_cmd(*self.args), stdout=subprocess.PIPE,
-                                     stderr=None, env=_child_env(), text=True)
+        cmd = [*self.program, "exec-server", *self.args] if self.program \
+            else server_cmd(*self.args)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=None,
+                                     env=self.env or _child_env(), text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
         assert line.startswith("ws://"), f"server printed {line!r}"
@@ -312,8 +367,8 @@ class WsServer:
 class WsClient(Client):
     """A websocket client of a real server child."""
 
-    def __init__(self, url: str, **connect_kw: Any) -> None:
-        super().__init__()
+    def __init__(self, url: str, *, dialect: str = "legacy", **connect_kw: Any) -> None:
+        super().__init__(dialect)
         self.url = url
         self.connect_kw = connect_kw
         self.ws = None

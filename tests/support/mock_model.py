@@ -23,6 +23,7 @@ class Reply:
     events: list[Any] = field(default_factory=list)  # SSE payloads (dict or "[DONE]")
     cut_after: int | None = None  # close the connection after this many events
     hold: threading.Event | None = None  # stall after the events until set
+    wait_before: threading.Event | None = None  # answer nothing until set
 
 
 @dataclass
@@ -116,6 +117,9 @@ class MockModel:
         return Reply(status=500, body='{"error": {"message": "mock: no scripted reply"}}')
 
     def _serve(self, h: BaseHTTPRequestHandler, reply: Reply) -> None:
+        if reply.wait_before is not None:
+            self._holds.append(reply.wait_before)
+            reply.wait_before.wait(120)
         if reply.status != 200 or not reply.events and reply.hold is None:
             data = reply.body.encode()
             h.send_response(reply.status)

@@ -18,19 +18,24 @@ from codex.exec_server.backend import ExecBackend
 from codex.unified_exec import UnifiedExecManager
 from tests.conftest import codex_cmd
 
-BACKENDS = ("local", "remote-ws", "remote-stdio")
-REMOTE_BACKENDS = ("remote-ws", "remote-stdio")
+# "codex-ws"/"codex-stdio": Codex's own `codex exec-server` (the pinned npm release) driven
+# by our RemoteBackend: the interop half of issue 14.
+BACKENDS = ("local", "remote-ws", "remote-stdio", "codex-ws", "codex-stdio")
+REMOTE_BACKENDS = ("remote-ws", "remote-stdio", "codex-ws", "codex-stdio")
+CODEX_BACKENDS = ("codex-ws", "codex-stdio")
 SERVER_START_TIMEOUT_S = 30.0
 
 
 class WsServer:
     """A `codex exec-server --listen ws://127.0.0.1:0` child and the URL it printed."""
 
-    def __init__(self, log_path: Path, *extra_args: str) -> None:
+    def __init__(self, log_path: Path, *extra_args: str, program: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [*codex_cmd(), "exec-server", "--listen", "ws://127.0.0.1:0", *extra_args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log,
+            [*(program or codex_cmd()), "exec-server", "--listen", "ws://127.0.0.1:0",
+             *extra_args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, env=env,
         )
         self.url = self._read_url(log_path)
 
@@ -75,6 +80,29 @@ def ws_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WsServer]:
         server.stop()
 
 
+def codex_program(tmp: Path) -> tuple[list[str], dict[str, str]]:
+    """Codex's own CLI (installed from npm on first use) and an environment for it; the test
+    fails, naming the reason, when it cannot be installed."""
+    from tests.support.codex_cli import CodexCliUnavailable, codex_binary, codex_server_env
+
+    try:
+        binary = codex_binary()
+    except CodexCliUnavailable as e:
+        pytest.fail(f"cannot run the interop tests: {e}")
+    return [str(binary)], codex_server_env(tmp / "codex-home")
+
+
+@pytest.fixture(scope="session")
+def codex_ws_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WsServer]:
+    tmp = tmp_path_factory.mktemp("codex-exec-server")
+    program, env = codex_program(tmp)
+    server = WsServer(tmp / "server.log", program=program, env=env)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def make_backend(kind: str, request: pytest.FixtureRequest) -> ExecBackend:
     if kind == "local":
         from codex.exec_server.local import LocalBackend
@@ -86,6 +114,12 @@ def make_backend(kind: str, request: pytest.FixtureRequest) -> ExecBackend:
         return RemoteBackend.websocket(request.getfixturevalue("ws_server").url)
     if kind == "remote-stdio":
         return RemoteBackend.stdio([*codex_cmd(), "exec-server", "--listen", "stdio"])
+    if kind == "codex-ws":
+        return RemoteBackend.websocket(request.getfixturevalue("codex_ws_server").url)
+    if kind == "codex-stdio":
+        tmp = request.getfixturevalue("tmp_path")
+        program, env = codex_program(tmp)
+        return RemoteBackend.stdio([*program, "exec-server", "--listen", "stdio"], env=env)
     raise ValueError(kind)
 
 

@@ -61,7 +61,7 @@ def test_read_defaults_and_nulls():
 
 def test_notifications_round_trip():
     out = Output(4, "stderr", b"\x00\xffhi")
-    text = p.output_notification_text('we"ird\u00e9', out)
+    text = p.output_notification_frame('we"ird\u00e9', out)
     assert json.loads(text) == p.event_notification('we"ird\u00e9', out)
     msg = json.loads(text)
     assert p.decode_event(msg["method"], msg["params"]) == out
@@ -85,3 +85,59 @@ def test_exec_server_start_up_imports_no_agent_or_http():
               or m == "http.client"
               or m.startswith(("codex.core", "codex.unified_exec"))}
     assert not banned, banned
+
+
+def test_dialect_is_the_envelope_and_answers_follow_it():
+    req = p.parse_message('{"id":1,"method":"m"}')
+    assert req.dialect is p.Dialect.CODEX
+    assert p.parse_message('{"jsonrpc":"2.0","id":1,"method":"m"}').dialect is p.Dialect.LEGACY
+    assert "jsonrpc" not in p.result_response(1, {}, p.Dialect.CODEX)
+    assert p.result_response(1, {}, p.Dialect.LEGACY)["jsonrpc"] == "2.0"
+    assert "jsonrpc" not in p.notification("n", {}, p.Dialect.CODEX)
+    frags = p.result_response_fragments("x", p.RawJson((b'{"a":', b"1}")), p.Dialect.CODEX)
+    assert json.loads(frags.joined()) == {"id": "x", "result": {"a": 1}}
+
+
+def test_read_result_without_next_seq_is_an_error_on_both_ends():
+    """The two ends used to disagree (the client took a missing nextSeq for 0)."""
+    with pytest.raises(ValueError, match="nextSeq"):
+        p.decode_read_result({"chunks": [], "exited": False, "closed": False})
+    r = p.decode_read_result({"chunks": [], "nextSeq": 4, "exited": True, "exitCode": 0,
+                              "closed": True, "failure": None, "sandboxDenied": True})
+    assert r.next_seq == 4 and r.sandbox_denied
+    assert p.encode_read_result(r, p.Dialect.CODEX)["sandboxDenied"] is True
+    assert "sandboxDenied" not in p.encode_read_result(r, p.Dialect.LEGACY)
+
+
+def test_start_in_the_newest_dialect():
+    wire = {"processId": "a", "argv": ["true"], "cwd": "file:///tmp/a%20b", "env": {},
+            "tty": False, "envPolicy": {"inherit": "core", "ignoreDefaultExcludes": True,
+                                        "exclude": ["X*"], "set": {"A": "1"},
+                                        "includeOnly": []},
+            "metadata": {"threadId": "110589d3-c75b-41a8-a8bd-bab227398639",
+                         "toolCallId": "c"}}
+    sr = p.decode_start_request(wire)
+    assert sr.params.cwd == "/tmp/a b" and sr.params.metadata["toolCallId"] == "c"
+    assert sr.env_policy.as_config()["exclude"] == ["X*"]
+    sp = StartParams("a", ["true"], "/tmp/a b", {"K": "v"}, metadata={"threadId": "t"})
+    out = p.start_params_to_wire(sp, p.Dialect.CODEX, env_policy=sr.env_policy)
+    assert out["cwd"] == "file:///tmp/a%20b" and out["envPolicy"]["inherit"] == "core"
+    for bad in ({"cwd": "file:///tmp/a?b"}, {"envPolicy": {"inherit": "core"}},
+                {"metadata": {"threadId": "nope"}}, {"envPolicy": {**wire["envPolicy"],
+                                                                  "inherit": "most"}}):
+        with pytest.raises(p.ProtocolError) as e:
+            p.decode_start_request({**wire, **bad})
+        assert e.value.code == p.INVALID_PARAMS
+
+
+def test_write_ids_and_signals():
+    assert p.decode_write({"processId": "a", "chunk": "eA==", "writeId": "w"}).write_id == "w"
+    assert p.decode_write({"processId": "a", "chunk": "eA=="}).write_id is None
+    with pytest.raises(p.ProtocolError, match="writeId must not be empty"):
+        p.decode_write({"processId": "a", "chunk": "eA==", "writeId": ""})
+    for bad in ("eA=", "e A==", "!!", "eA==\n"):
+        with pytest.raises(p.ProtocolError, match="base64"):
+            p.decode_write({"processId": "a", "chunk": bad})
+    sig = p.decode_signal({"processId": "a", "signal": "interrupt"})
+    assert (sig.signal, sig.dialect) == ("SIGINT", p.Dialect.CODEX)
+    assert p.decode_signal({"processId": "a", "signal": "SIGTERM"}).dialect is p.Dialect.LEGACY

@@ -44,7 +44,7 @@ async def with_peer(script, body):
 
 async def handshake(ws, inbox) -> None:
     init = await inbox.get()
-    assert init["method"] == "initialize" and init["params"] == {"clientName": "codex-unified-exec"}
+    assert init["method"] == "initialize" and init["params"]["clientName"] == "codex-unified-exec"
     await ws.send(json.dumps({"id": init["id"], "result": {"serverName": "x", "extra": 1}}))
     assert (await inbox.get())["method"] == "initialized"
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Smoke-run a packaged codex file: what `make dist` checks after building.
 
 Checks, each through the packaged file only: first run from an empty cache and warm run of
@@ -8,7 +7,10 @@ child's environment carries no freezer variables; a unified_exec command (throug
 `codex exec` against a local mock model server). A check whose subcommand is not on this
 branch yet is reported as skipped, with the reason.
 
-Usage: packaging/smoke.py dist/codex-x86_64-unknown-linux-musl
+A file for another CPU (dist/codex-aarch64-unknown-linux-musl on x86_64) runs through
+qemu-user: the checks run inside `distbuild.binfmt.registered()`, the same checks.
+
+Usage: python -m distbuild.smoke dist/codex-x86_64-unknown-linux-musl
 """
 
 from __future__ import annotations
@@ -383,7 +385,14 @@ class Smoke:
 
 
 def run_smoke(binary: Path) -> int:
-    return Smoke(binary).all()
+    from distbuild import binfmt
+
+    arch = binfmt.elf_machine(binary) or binfmt.native_machine()
+    with binfmt.registered(arch) as how:
+        if how != "native":
+            print(f"smoke: {binary.name} is an {arch} file: running it through qemu-user "
+                  f"(binfmt entry: {how})", flush=True)
+        return Smoke(binary).all()
 
 
 def main() -> int:

@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """Release assets for one built file: codex-<triple>.tar.gz, codex-<triple>.zst, SHA256SUMS.
 
 Byte-for-byte reproducible: the tar has one entry with mode 0755, uid/gid 0, empty owner
 names, mtime SOURCE_DATE_EPOCH (default: the last commit's time) and no extended headers;
 gzip carries no file name and mtime 0; zstd output depends only on its input and level.
 
-Usage: packaging/archive.py dist/codex-x86_64-unknown-linux-musl [--out dist]
+Usage: python -m distbuild.archive dist/codex-x86_64-unknown-linux-musl [--out dist]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Entry point the freezers compile: the same as `python -m codex`.
 
-The launcher (packaging/launcher/launcher.c) passes the path of the single file the user ran
+The launcher (distbuild/launcher/launcher.c) passes the path of the single file the user ran
 in CODEX_LAUNCHER_PATH. It is taken out of the environment here, before any codex code runs,
 so that no command codex starts inherits it, and kept as sys.executable: the file to run to
 start this codex again (`codex doctor` reports it; re-executing it costs one stat).

@@ -1,6 +1,6 @@
 """The single file: launcher + compressed tree + trailer, and the tree's record format.
 
-Format (all integers little-endian), read by packaging/launcher/launcher.c:
+Format (all integers little-endian), read by distbuild/launcher/launcher.c:
   file    = launcher-ELF  zstd(records)  trailer
   record  = kind:u8  mode:u32  path_len:u16  size:u64  patch_offset:u64  patch_cap:u32
             path  data[size]

@@ -7,7 +7,7 @@
  * version+payload into the user cache directory and afterwards only check a stamp file and
  * exec the unpacked program, so a warm start costs one stat() and one execve().
  *
- * Environment contract (see packaging/README.md): the launcher changes no variable of the
+ * Environment contract (see distbuild/README.md): the launcher changes no variable of the
  * user's environment. It adds CODEX_LAUNCHER_PATH (the path of this file; the frozen entry
  * point takes it out again) and CODEX_ORIG_<NAME> copies of the user's loader variables.
  * The unpacked program finds its libraries through DT_RPATH and its loader through a

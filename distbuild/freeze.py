@@ -1,0 +1,213 @@
+"""Freeze codex into a directory tree with PyInstaller (onedir) or Nuitka (standalone).
+
+Both give a folder with one program and its libraries; distbuild/build.py turns that into the
+single file. Every module under codex/ is included (subcommands are imported lazily through
+importlib, which neither freezer can see). So is, whole, every package of every distribution
+that pyproject.toml's [project] dependencies pull in (the closure, markers evaluated for the
+build machine): their submodules, data files (the CA bundle in certifi) and metadata
+(for `importlib.metadata.version()`). A dependency added to pyproject.toml is therefore frozen
+without an edit here; it only has to be installed in the build venv, which
+`distbuild.build_deps` does from the same list.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTRY = ROOT / "distbuild" / "codex_main.py"
+FREEZERS = ("nuitka", "pyinstaller")
+# Installed only as dependencies (pyjwt[crypto] of the mcp SDK) and never imported by codex;
+# left out, or requests' optional pyOpenSSL path would freeze ~10 MB of cryptography.
+NOT_FROZEN = ("cryptography", "jwt")
+# Stdlib modules codex reaches only through lazy imports (PTY and terminal handling, TLS,
+# process control); listed so a subcommand never meets ModuleNotFoundError when frozen.
+STDLIB = ("pty", "tty", "termios", "fcntl", "resource", "select", "selectors", "ssl",
+          "asyncio", "json", "tomllib", "shlex", "signal", "socket", "uuid", "hashlib",
+          "secrets", "base64", "zipfile", "tarfile", "gzip", "difflib", "fnmatch", "glob",
+          "locale", "getpass", "logging.handlers", "concurrent.futures", "unicodedata", "zlib",
+          "queue", "textwrap", "struct", "mmap", "string", "dataclasses", "contextlib")
+
+
+@dataclass(frozen=True)
+class FrozenTree:
+    """A freezer's output: `tree` holds `program` and the libraries beside it in `lib_dir`."""
+
+    freezer: str
+    tree: Path
+    program_rel: str
+    lib_dir: Path
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What the freezers must take whole: import names and distribution names."""
+
+    packages: tuple[str, ...]  # import packages (directories), codex first
+    modules: tuple[str, ...]  # top-level single-file modules (e.g. `six`)
+    distributions: tuple[str, ...]  # for their metadata
+
+
+# Runs in the build interpreter: the closure of pyproject.toml's dependencies over what is
+# installed there, as JSON. `packaging` (PyPI) is in the build venv for the freezers.
+_CLOSURE = r"""
+import importlib.metadata as md, importlib.util, json, sys, tomllib
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+not_frozen = set(sys.argv[2:])
+with open(sys.argv[1], "rb") as f:
+    todo = [Requirement(r) for r in tomllib.load(f)["project"].get("dependencies", [])]
+seen, missing, tops = {}, [], set()
+while todo:
+    req = todo.pop()
+    if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+        continue
+    key = canonicalize_name(req.name)
+    if key in seen:
+        continue
+    try:
+        dist = md.distribution(req.name)
+    except md.PackageNotFoundError:
+        missing.append(req.name)
+        continue
+    names = set((dist.read_text("top_level.txt") or "").split())
+    if not names:
+        for f in dist.files or ():
+            first = f.parts[0]
+            if len(f.parts) == 1 and first.endswith(".py"):
+                names.add(first[:-3])
+            elif len(f.parts) > 1 and first not in ("..", "__pycache__", "bin") and \
+                    not first.endswith((".dist-info", ".egg-info", ".data")):
+                names.add(first)
+    if names and names <= not_frozen:
+        continue  # left out with what it alone pulls in (see NOT_FROZEN)
+    seen[key] = dist.metadata["Name"]
+    tops.update(n for n in names if n.isidentifier())
+    todo.extend(Requirement(r) for r in dist.requires or ())
+packages, modules = [], []
+for name in sorted(tops):
+    if name in sys.builtin_module_names:
+        continue
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        continue
+    (packages if spec.submodule_search_locations is not None else modules).append(name)
+print(json.dumps({"packages": packages, "modules": modules,
+                  "distributions": sorted(seen.values()), "missing": missing}))
+"""
+
+
+def dependencies(python: str, pyproject: Path = ROOT / "pyproject.toml") -> Dependencies:
+    """The packages to freeze whole, found by `python` from pyproject.toml's dependencies.
+
+    Raises RuntimeError naming any declared dependency not installed for `python` (run
+    `python -m distbuild.build_deps`)."""
+    out = subprocess.run([python, "-c", _CLOSURE, str(pyproject), *NOT_FROZEN],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    found = json.loads(out)
+    if found["missing"]:
+        raise RuntimeError(f"not installed for {python}: {', '.join(found['missing'])} "
+                           "(pyproject.toml dependencies; run python -m distbuild.build_deps)")
+    return Dependencies(("codex", *found["packages"]), tuple(found["modules"]),
+                        tuple(found["distributions"]))
+
+
+def _present(names: tuple[str, ...], python: str) -> list[str]:
+    """The names importable by the build interpreter (optional stdlib parts may be absent),
+    less those built into it (nothing to include)."""
+    code = (
+        "import importlib.util,sys\n"
+        "for n in sys.argv[1:]:\n"
+        "    try:\n"
+        "        ok = n not in sys.builtin_module_names and "
+        "importlib.util.find_spec(n) is not None\n"
+        "    except ImportError:\n"
+        "        ok = False\n"
+        "    print(n if ok else '')\n"
+    )
+    out = subprocess.run([python, "-c", code, *names], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout
+    return [n for n in out.split() if n]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONHASHSEED"] = "0"  # reproducible bytecode and set orderings
+    env.setdefault("SOURCE_DATE_EPOCH", "0")
+    return env
+
+
+def freeze_pyinstaller(python: str, work: Path) -> FrozenTree:
+    out = work / "pyinstaller"
+    shutil.rmtree(out, ignore_errors=True)
+    args = [python, "-m", "PyInstaller", "--onedir", "--noconfirm", "--clean", "--log-level",
+            "WARN", "--name", "codex", "--paths", str(ROOT),
+            "--distpath", str(out / "dist"), "--workpath", str(out / "build"),
+            "--specpath", str(out), "--optimize", "1"]
+    deps = dependencies(python)
+    for pkg in deps.packages:
+        args += ["--collect-submodules", pkg]
+        if pkg != "codex":
+            args += ["--collect-data", pkg]
+    for mod in deps.modules:
+        args += ["--hidden-import", mod]
+    for dist in deps.distributions:
+        args += ["--copy-metadata", dist]
+    for mod in NOT_FROZEN:
+        args += ["--exclude-module", mod]
+    for mod in _present(STDLIB, python):
+        args += ["--hidden-import", mod]
+    t0 = time.monotonic()
+    subprocess.run([*args, str(ENTRY)], check=True, cwd=ROOT, env=_env())
+    tree = out / "dist" / "codex"
+    return FrozenTree("pyinstaller", tree, "codex", tree / "_internal",
+                      time.monotonic() - t0)
+
+
+def freeze_nuitka(python: str, work: Path, jobs: int | None = None) -> FrozenTree:
+    out = work / "nuitka"
+    shutil.rmtree(out, ignore_errors=True)
+    args = [python, "-m", "nuitka", "--mode=standalone", "--assume-yes-for-downloads",
+            f"--output-dir={out}", "--output-filename=codex", "--lto=no",
+            "--python-flag=no_site", "--python-flag=isolated", "--python-flag=no_docstrings",
+            "--quiet", "--no-progressbar",
+            # Deployment mode: without it Nuitka refuses argv holding "-c" (it takes that
+            # for a program re-running itself as `python -c`), and `codex -c key=value` is ours.
+            "--deployment"]
+    if jobs:
+        args.append(f"--jobs={jobs}")
+    deps = dependencies(python)
+    for pkg in deps.packages:
+        args.append(f"--include-package={pkg}")
+        if pkg != "codex":
+            args.append(f"--include-package-data={pkg}")
+    for mod in deps.modules:
+        args.append(f"--include-module={mod}")
+    for dist in deps.distributions:
+        args.append(f"--include-distribution-metadata={dist}")
+    args.append("--nofollow-import-to=*.tests")  # certifi.tests would pull in unittest
+    args += [f"--nofollow-import-to={mod}" for mod in NOT_FROZEN]
+    for mod in _present(STDLIB, python):
+        args.append(f"--include-module={mod}")
+    t0 = time.monotonic()
+    subprocess.run([*args, str(ENTRY)], check=True, cwd=ROOT, env=_env(),
+                   stdin=subprocess.DEVNULL)
+    tree = out / "codex_main.dist"
+    return FrozenTree("nuitka", tree, "codex", tree, time.monotonic() - t0)
+
+
+def freeze(freezer: str, python: str, work: Path) -> FrozenTree:
+    if freezer == "pyinstaller":
+        return freeze_pyinstaller(python, work)
+    if freezer == "nuitka":
+        return freeze_nuitka(python, work)
+    raise ValueError(f"unknown freezer {freezer!r} (choose from {', '.join(FREEZERS)})")

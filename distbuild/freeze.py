@@ -26,6 +26,10 @@ FREEZERS = ("nuitka", "pyinstaller")
 # Installed only as dependencies (pyjwt[crypto] of the mcp SDK) and never imported by codex;
 # left out, or requests' optional pyOpenSSL path would freeze ~10 MB of cryptography.
 NOT_FROZEN = ("cryptography", "jwt")
+# Submodules of frozen packages that need an extra codex does not install and never imports:
+# `mcp.cli` (the SDK's own `mcp` command) exits the interpreter when `typer` is missing, which
+# stopped PyInstaller's submodule collection (it imports every submodule to list them).
+UNUSED_SUBMODULES = ("mcp.cli",)
 # Stdlib modules codex reaches only through lazy imports (PTY and terminal handling, TLS,
 # process control); listed so a subcommand never meets ModuleNotFoundError when frozen.
 STDLIB = ("pty", "tty", "termios", "fcntl", "resource", "select", "selectors", "ssl",
@@ -138,6 +142,47 @@ def _present(names: tuple[str, ...], python: str) -> list[str]:
     return [n for n in out.split() if n]
 
 
+# Runs in the build interpreter: every module under the given packages, found from their files
+# (nothing imported, so a submodule needing an absent extra costs nothing), less the excluded
+# prefixes and test folders.
+_SUBMODULES = r"""
+import importlib.machinery, importlib.util, os, sys
+pkgs, excluded = sys.argv[1].split(","), tuple(sys.argv[2].split(","))
+suffixes = tuple(importlib.machinery.all_suffixes())
+def skip(name):
+    parts = name.split(".")
+    return "tests" in parts or "__pycache__" in parts or any(
+        name == e or name.startswith(e + ".") for e in excluded)
+for pkg in pkgs:
+    spec = importlib.util.find_spec(pkg)
+    print(pkg)
+    for base in spec.submodule_search_locations or ():
+        for dirpath, dirnames, filenames in os.walk(base):
+            rel = os.path.relpath(dirpath, base)
+            prefix = pkg if rel == "." else pkg + "." + rel.replace(os.sep, ".")
+            dirnames[:] = sorted(d for d in dirnames if d.isidentifier()
+                                 and not skip(prefix + "." + d))
+            if rel != "." and not prefix.split(".")[-1].isidentifier():
+                continue
+            for f in sorted(filenames):
+                stem = f.split(".")[0]
+                if not f.endswith(suffixes) or not stem.isidentifier():
+                    continue
+                name = prefix if stem == "__init__" else prefix + "." + stem
+                if not skip(name):
+                    print(name)
+"""
+
+
+def submodules(python: str, packages: tuple[str, ...]) -> list[str]:
+    """Every module name under `packages` for `python`, found from files, less
+    UNUSED_SUBMODULES and tests (sorted, unique)."""
+    out = subprocess.run([python, "-c", _SUBMODULES, ",".join(packages),
+                          ",".join(UNUSED_SUBMODULES)],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return sorted(set(out.split()))
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT)
@@ -154,15 +199,18 @@ def freeze_pyinstaller(python: str, work: Path) -> FrozenTree:
             "--distpath", str(out / "dist"), "--workpath", str(out / "build"),
             "--specpath", str(out), "--optimize", "1"]
     deps = dependencies(python)
+    # Hidden imports listed from files rather than --collect-submodules, which imports each
+    # submodule in the build interpreter (see UNUSED_SUBMODULES).
+    for mod in submodules(python, deps.packages):
+        args += ["--hidden-import", mod]
     for pkg in deps.packages:
-        args += ["--collect-submodules", pkg]
         if pkg != "codex":
             args += ["--collect-data", pkg]
     for mod in deps.modules:
         args += ["--hidden-import", mod]
     for dist in deps.distributions:
         args += ["--copy-metadata", dist]
-    for mod in NOT_FROZEN:
+    for mod in (*NOT_FROZEN, *UNUSED_SUBMODULES):
         args += ["--exclude-module", mod]
     for mod in _present(STDLIB, python):
         args += ["--hidden-import", mod]
@@ -195,7 +243,7 @@ def freeze_nuitka(python: str, work: Path, jobs: int | None = None) -> FrozenTre
     for dist in deps.distributions:
         args.append(f"--include-distribution-metadata={dist}")
     args.append("--nofollow-import-to=*.tests")  # certifi.tests would pull in unittest
-    args += [f"--nofollow-import-to={mod}" for mod in NOT_FROZEN]
+    args += [f"--nofollow-import-to={mod}" for mod in (*NOT_FROZEN, *UNUSED_SUBMODULES)]
     for mod in _present(STDLIB, python):
         args.append(f"--include-module={mod}")
     t0 = time.monotonic()

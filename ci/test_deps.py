@@ -39,6 +39,7 @@ TEST_TOOLS: dict[str, str] = {
     "setpriv": "util-linux",
     "unshare": "util-linux",
     "file": "file",
+    "tmux": "tmux",  # the interactive UI's end-to-end tests drive it in a real terminal
 }
 # Tools the tests run that every Debian/Ubuntu system has (Essential: yes packages and
 # what the README asks for: Python 3.11+ and make). Not installed by this script.
@@ -47,6 +48,7 @@ BASE_TOOLS = frozenset({
     "sha256sum", "cut", "tar", "gzip", "awk", "uname", "mktemp", "chmod", "mkdir", "cp", "mv",
     "rm", "tty", "stty", "kill", "id", "printf", "test", "touch", "sort", "wc", "grep", "sed",
     "mount", "umount", "chroot", "python3", "make",
+    "cd",  # a shell builtin the UI tests type into tmux's shell
 })
 # Where apt-get would fail (no root or no apt), say exactly what to run.
 MISSING_MESSAGE = ("make test: the tests need tools that are not installed: {tools}.\n"

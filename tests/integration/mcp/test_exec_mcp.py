@@ -149,7 +149,10 @@ env = {{ {ms.MARK_VAR} = "{mark}" }}
         f.write("go\n")
     watcher.wait_for("mcp: time ready")
     gate.set()
-    out, _ = p.communicate(timeout=60)
+    # not communicate(): it would read stderr too, racing the watcher for its lines
+    other = ms.LineWatcher(p.stdout)
+    p.wait(timeout=60)
+    other.text()
     assert p.returncode == 0, watcher.text()
     assert "mcp__time__get_current_time" in tool_names(hr, 1)
     assert json.loads(hr.outputs(2)["c1"])["timezone"] == "UTC"
@@ -202,7 +205,10 @@ def test_failing_servers_are_reported_and_the_turn_goes_on(hr: Harness, tmp_path
         for name in ("missing", "quits", "silent"):
             watcher.wait_for(f"mcp: {name} failed:")
     gate.set()
-    p.communicate(timeout=60)
+    # not communicate(): it would read the watched pipe too, racing the watcher for its lines
+    other = ms.LineWatcher(p.stderr if json_mode else p.stdout)
+    p.wait(timeout=60)
+    other.text()
     assert p.returncode == 0, watcher.text()
     text = watcher.text()
     expected = ["mcp: missing failed: command not found: codex-test-no-such-server",

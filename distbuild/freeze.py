@@ -30,6 +30,17 @@ NOT_FROZEN = ("cryptography", "jwt")
 # `mcp.cli` (the SDK's own `mcp` command) exits the interpreter when `typer` is missing, which
 # stopped PyInstaller's submodule collection (it imports every submodule to list them).
 UNUSED_SUBMODULES = ("mcp.cli",)
+# Packages Nuitka includes as bytecode instead of compiling to C: off every hot path (the MCP
+# SDK and its pydantic/HTTP-server stack, run once per server start or call; pygments, whose
+# ~340 lexer modules are data tables the UI loads one at a time). They were ~60 % of the C
+# files of the build, and its compile time on two cores; Nuitka already does the same for
+# `rich`. What stays compiled: codex itself, the wire (requests, urllib3, websockets,
+# pybase64) and the UI's renderer (prompt_toolkit, markdown_it).
+NUITKA_BYTECODE = ("pygments", "mcp", "pydantic", "pydantic_core", "pydantic_settings",
+                   "anyio", "uvicorn", "starlette", "sse_starlette", "httpx", "httpcore",
+                   "httpx_sse", "h11", "jsonschema", "jsonschema_specifications",
+                   "referencing", "rpds", "attr", "attrs", "click", "dotenv", "multipart",
+                   "python_multipart", "annotated_types", "typing_inspection")
 # Stdlib modules codex reaches only through lazy imports (PTY and terminal handling, TLS,
 # process control); listed so a subcommand never meets ModuleNotFoundError when frozen.
 STDLIB = ("pty", "tty", "termios", "fcntl", "resource", "select", "selectors", "ssl",
@@ -242,6 +253,8 @@ def freeze_nuitka(python: str, work: Path, jobs: int | None = None) -> FrozenTre
         args.append(f"--include-module={mod}")
     for dist in deps.distributions:
         args.append(f"--include-distribution-metadata={dist}")
+    args += [f"--noinclude-custom-mode={pkg}:bytecode" for pkg in NUITKA_BYTECODE
+             if pkg in deps.packages]
     args.append("--nofollow-import-to=*.tests")  # certifi.tests would pull in unittest
     args += [f"--nofollow-import-to={mod}" for mod in (*NOT_FROZEN, *UNUSED_SUBMODULES)]
     for mod in _present(STDLIB, python):

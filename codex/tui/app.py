@@ -702,6 +702,7 @@ class TuiApp:
     def _on_turn_started(self, ev: P.TurnStarted) -> None:
         self.turn = TurnState.RUNNING
         self.turn_started = time.monotonic()
+        self.output.new_turn()
         self._turn_patch_count = 0
         if self._tick_task is None or self._tick_task.done():
             self._tick_task = asyncio.ensure_future(self._tick())
@@ -804,6 +805,7 @@ class TuiApp:
 
     def _on_turn_end(self, ev: Any) -> None:
         self.output.finish_answer()
+        self.output.new_turn()
         self.turn = TurnState.IDLE
         self._approvals.clear()
         if self.view is View.APPROVAL:

@@ -8,6 +8,7 @@ that also has a longer form for the transcript (Ctrl-T) returns a `Cell(lines, f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -57,14 +58,35 @@ def agent_lines(r: Renderer, source: str, width: int, first: bool) -> list[str]:
     return _prefixed(body, BULLET if first else INDENT, INDENT)
 
 
+_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
+
+
+def emphasis_text(line: str) -> Text:
+    """One line of Markdown whose `**bold**` (or `__bold__`) spans become bold text, the
+    markers dropped: `**Thinking** about it` → "Thinking about it" with "Thinking" bold."""
+    t = Text()
+    pos = 0
+    for m in _BOLD.finditer(line):
+        t.append(line[pos:m.start()])
+        t.append(m.group(1) or m.group(2), style="bold")
+        pos = m.end()
+    t.append(line[pos:])
+    return t
+
+
 def reasoning(r: Renderer, text: str, width: int, full: bool) -> list[str]:
+    """A reasoning summary: its first line (the model's bold headline, markers removed), or
+    every line when `full` (`show_raw_agent_reasoning`)."""
     text = sanitize(text).strip()
     if not text:
         return []
-    if not full:
-        first = text.splitlines()[0].strip().strip("*").strip()
-        text = first
-    return _prefixed(r.text(Text(text, style="dim italic"), width - 2), BULLET, INDENT)
+    lines = text.splitlines() if full else text.splitlines()[:1]
+    body: list[str] = []
+    for ln in lines:
+        t = emphasis_text(ln.strip() if not full else ln)
+        t.stylize("dim italic")
+        body += r.text(t, width - 2) or [""]
+    return _prefixed(body, BULLET, INDENT)
 
 
 def info(r: Renderer, text: str, width: int, style: str = "dim") -> list[str]:

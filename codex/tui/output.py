@@ -60,6 +60,9 @@ class HistoryQueue:
         self._entries: deque[_Cell | _Answer] = deque()
         self._live: _Answer | None = None  # the answer still receiving deltas
         self._tail_key: tuple[str, int, bool] | None = None
+        # Streamed text no AgentMessage has claimed yet: a message whose text was streamed is
+        # never printed again, even when something closed its answer before it arrived.
+        self._unclaimed = ""
 
     # -- input ---------------------------------------------------------------------------
     def cell(self, lines: list[str], full: list[str] | None = None, *, gap: bool = True) -> None:
@@ -74,14 +77,27 @@ class HistoryQueue:
             self._entries.append(self._live)
         self._live.raw.append(text)
         self._live.waiting = False
+        self._unclaimed += text
 
     def message(self, text: str) -> None:
-        """The answer's whole text (AgentMessage): shown as is when no delta came (a model
-        that does not stream); the answer is complete."""
-        live = self._live
-        if live is None or (not live.raw and live.md.total == 0):
+        """The answer's whole text (AgentMessage): shown as is when none of it was streamed
+        (a model that does not stream); the answer is complete."""
+        if self._unclaimed.strip():
+            # Streamed already (possibly as part of a longer run of deltas, or in an answer
+            # that a reasoning or command cell closed): claim it, print nothing.
+            rest = self._unclaimed.lstrip()
+            self._unclaimed = rest[len(text.lstrip()):] if rest.startswith(text.lstrip()) \
+                else ""
+        else:
+            self._unclaimed = ""
             self.delta(text)
+            self._unclaimed = ""
         self.finish_answer()
+
+    def new_turn(self) -> None:
+        """A turn started or ended: streamed text left unclaimed (an interrupted answer) is
+        not the text of any later message."""
+        self._unclaimed = ""
 
     def finish_answer(self) -> None:
         """The answer being streamed is complete (its last line may be printed); what comes

@@ -74,6 +74,29 @@ def test_streamed_markdown_answer(tui: Tui) -> None:
     tui.quit()
 
 
+def test_reasoning_then_answer_prints_each_once_in_order(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    reply = answer("The answer is forty-two.")
+    # A reasoning item (summary streamed, then done) before the message, as the wire sends it.
+    rs = mm.reasoning_item("**Thinking** about it")
+    reply.events[1:1] = [
+        {"type": "response.output_item.added", "output_index": 0, "item": rs},
+        {"type": "response.reasoning_summary_text.delta", "item_id": "rs_1",
+         "summary_index": 0, "delta": "**Thinking** about it"},
+        {"type": "response.output_item.done", "output_index": 0, "item": rs}]
+    tui.mock.add(reply)
+    tui.start()
+    send(tui, "what is it")
+    tui.term.wait_for("forty-two", whole=True)
+    idle(tui)
+    text = tui.term.scrollback()
+    assert text.count("The answer is forty-two.") == 1, text
+    assert "Thinking about it" in text and "**" not in text, text
+    assert text.find("Thinking about it") < text.find("The answer is forty-two."), text
+    tui.quit()
+
+
 def test_command_cell_with_output(tui: Tui) -> None:
     tui.trust()
     tui.mock.add(exec_call("echo first-out; echo second-out", "c1"), answer("ran it"))

@@ -1,0 +1,86 @@
+"""The UI's event handling and keys, on a headless `TuiApp` (no terminal, no session): what a
+sequence of session events prints into the scrollback, and what the composer does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codex.core import protocol as P
+from codex.tui.app import TuiApp, TuiOptions
+from codex.tui.render import visible
+
+
+class FakeSession:
+    def __init__(self) -> None:
+        self.ops: list[Any] = []
+
+    def submit(self, op: Any) -> None:
+        self.ops.append(op)
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TuiApp:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("CODEX_HOME", str(home))
+    a = TuiApp(TuiOptions(config={}, cwd=tmp_path, home=home, version="test"), None)  # type: ignore[arg-type]
+    a._schedule_frame = lambda **_kw: None  # type: ignore[method-assign]  # frames: printed()
+    a.session = FakeSession()
+    return a
+
+
+def printed(app: TuiApp) -> list[str]:
+    """Everything the scrollback would show now, as plain text."""
+    return [visible(ln).rstrip() for ln in app.output.frame(80, None)]
+
+
+def feed(app: TuiApp, *events: Any) -> None:
+    handlers = app._handlers()
+    for ev in events:
+        handlers[type(ev)](ev)
+
+
+# -- bug: a streamed answer printed twice around its reasoning ------------------------------
+def test_reasoning_in_wire_order_prints_before_the_answer_once(app: TuiApp) -> None:
+    feed(app, P.TurnStarted("t1"), P.ReasoningDelta("**Checking** the files"),
+         P.Reasoning("**Checking** the files"), P.AgentMessageDelta("The answer "),
+         P.AgentMessageDelta("is 42."), P.AgentMessage("The answer is 42."),
+         P.TurnComplete("t1", "The answer is 42."))
+    out = [ln for ln in printed(app) if ln]
+    assert out == ["• Checking the files", "• The answer is 42."]
+
+
+def test_reasoning_after_a_streamed_answer_does_not_reprint_it(app: TuiApp) -> None:
+    # An engine (or a wire) that reports the reasoning only once the answer was streamed.
+    feed(app, P.TurnStarted("t1"), P.AgentMessageDelta("The answer is 42."),
+         P.Reasoning("thinking"), P.AgentMessage("The answer is 42."),
+         P.TurnComplete("t1", "The answer is 42."))
+    out = [ln for ln in printed(app) if ln]
+    assert sum("The answer is 42." in ln for ln in out) == 1, out
+
+
+def test_a_message_that_was_not_streamed_is_printed(app: TuiApp) -> None:
+    feed(app, P.TurnStarted("t1"), P.AgentMessageDelta("cut off by an interrupt"),
+         P.TurnAborted("t1"), P.TurnStarted("t2"), P.AgentMessage("whole, not streamed"),
+         P.TurnComplete("t2", None))
+    out = [ln for ln in printed(app) if ln]
+    assert "• whole, not streamed" in out
+
+
+# -- bug: the reasoning headline kept half of its bold markers ------------------------------
+@pytest.mark.parametrize("summary, shown", [
+    ("**Thinking** about it", "• Thinking about it"),
+    ("**Planning the fix**\n\nDetails follow.", "• Planning the fix"),
+    ("plain first line\nsecond", "• plain first line"),
+    ("a **bold** middle and __another__", "• a bold middle and another"),
+    ("**unclosed bold", "• **unclosed bold"),
+])
+def test_reasoning_headline_parses_bold(summary: str, shown: str) -> None:
+    from codex.tui import cells
+    from codex.tui.render import Renderer
+
+    assert [visible(x).rstrip() for x in cells.reasoning(Renderer(color_system=None), summary,
+                                                          80, False)] == [shown]

@@ -45,7 +45,7 @@ from codex.core import protocol as P
 from codex.tui import cells, history
 from codex.tui.banner import fit, short_path
 from codex.tui.commands import SlashCommand, builtin_commands
-from codex.tui.custom_prompts import CustomPrompt, discover, expand
+from codex.tui.custom_prompts import CustomPrompt, PromptArgsError, discover, expand, load
 from codex.tui.early import EarlyComposer, footer_text
 from codex.tui.live import ScrollbackWriter, inline_output
 from codex.tui.output import HistoryQueue
@@ -120,6 +120,8 @@ class Popup:
     selected: int = 0
     filterable: bool = False
     on_cancel: Callable[[], None] | None = None
+    # Tab: complete the item into the composer instead of accepting it (None: accept).
+    on_complete: Callable[[PopupItem], None] | None = None
 
     def refilter(self) -> None:
         q = self.query.lower()
@@ -431,10 +433,13 @@ class TuiApp:
         popup = Condition(lambda: self._popup is not None)
 
         @kb.add("enter", filter=composing & popup)
-        @kb.add("tab", filter=composing & popup)
         @kb.add("enter", filter=picker)
         def _accept(e: KeyPressEvent) -> None:
             self._accept_popup()
+
+        @kb.add("tab", filter=composing & popup)
+        def _complete(e: KeyPressEvent) -> None:
+            self._accept_popup(complete=True)
 
         @kb.add("up", filter=popup)
         @kb.add("c-p", filter=popup)
@@ -860,14 +865,31 @@ class TuiApp:
     def _open_slash_popup(self, query: str) -> None:
         items = [PopupItem("/" + c.name, c.description, c.name)
                  for c in self.commands.values() if c.name.startswith(query)]
-        items += [PopupItem("/" + p.name, p.description, p.name)
+        items += [PopupItem("/" + p.name, " ".join(filter(None, (p.argument_hint,
+                                                                  p.description))), p.name)
                   for p in self._custom_prompts if p.name.startswith(query)]
         if not items:
             self._popup = None
             return
-        self._popup = Popup("commands", items, self._accept_slash)
+        self._popup = Popup("commands", items, self._accept_slash,
+                            on_complete=self._complete_slash)
+
+    def _custom_prompt(self, name: str) -> CustomPrompt | None:
+        return next((p for p in self._custom_prompts if p.name == name), None)
+
+    def _complete_slash(self, item: PopupItem) -> None:
+        """Tab: `/NAME ` in the composer, for arguments to be typed after it."""
+        text = f"/{item.value} "
+        self.buffer.document = Document(text, len(text))
+        self._popup = None
 
     def _accept_slash(self, item: PopupItem) -> None:
+        """Enter: run the command, except a custom prompt that takes arguments, which is
+        completed like Tab (sending it with its placeholders empty helps no one)."""
+        prompt = self._custom_prompt(str(item.value))
+        if prompt is not None and prompt.takes_arguments:
+            self._complete_slash(item)
+            return
         self.buffer.reset()
         self._run_slash(str(item.value), "")
 
@@ -887,18 +909,18 @@ class TuiApp:
         self.buffer.insert_text(("@" if False else "") + path + " ")
         self._popup = None
 
-    def _accept_popup(self) -> None:
+    def _accept_popup(self, *, complete: bool = False) -> None:
         p = self._popup
         if p is None:
             return
         if not p.items:
-            if not p.is_picker:
+            if not p.is_picker and not complete:
                 self._popup = None
                 self._submit_composer()
             return
         item = p.items[p.selected]
         self._close_popup(cancelled=False)
-        p.on_accept(item)
+        (p.on_complete if complete and p.on_complete is not None else p.on_accept)(item)
 
     def _close_popup(self, cancelled: bool) -> None:
         p = self._popup
@@ -938,7 +960,15 @@ class TuiApp:
             return
         if raw.startswith("/") and "\n" not in raw.split(" ", 1)[0]:
             name, _, rest = raw[1:].partition(" ")
-            if name in self.commands or any(p.name == name for p in self._custom_prompts):
+            prompt = self._custom_prompt(name)
+            if prompt is not None:
+                text = self._expand_prompt(prompt, self._expand_pastes(rest))
+                if text is not None:  # else: the error is shown, the text stays to be fixed
+                    self._pastes.clear()
+                    self.buffer.reset(append_to_history=True)
+                    self.send_user_text(text, record=raw.strip())
+                return
+            if name in self.commands:
                 self.buffer.reset(append_to_history=True)
                 self._run_slash(name, rest)
                 return
@@ -965,21 +995,29 @@ class TuiApp:
     def _run_slash(self, name: str, args: str) -> None:
         cmd = self.commands.get(name)
         if cmd is None:
-            prompt = next((p for p in self._custom_prompts if p.name == name), None)
+            prompt = self._custom_prompt(name)
             if prompt is not None:
-                try:
-                    template = prompt.path.read_text(encoding="utf-8", errors="replace")
-                except OSError as e:
-                    self.emit(cells.error(self.renderer, f"{prompt.path}: {e.strerror}",
-                                          self._cols()))
-                    return
-                self.send_user_text(expand(template, args), record=f"/{name} {args}".strip())
+                text = self._expand_prompt(prompt, args)
+                if text is not None:
+                    self.send_user_text(text, record=f"/{name} {args}".strip())
             return
         if self.turn is TurnState.RUNNING and not cmd.during_turn:
             self.emit(cells.warning(self.renderer, f"/{name} cannot run while a turn is running"
                                     " (press esc to interrupt it first)", self._cols()))
             return
         cmd.run(args)
+
+    def _expand_prompt(self, prompt: CustomPrompt, args: str) -> str | None:
+        """The custom prompt's text with `args` filled in, or None after showing why not."""
+        try:
+            return expand(load(prompt), args)
+        except OSError as e:
+            self.emit(cells.error(self.renderer, f"{prompt.path}: {e.strerror}", self._cols()))
+        except PromptArgsError as e:
+            usage = prompt.argument_hint or " ".join(n + "=…" for n in prompt.named)
+            hint = f" (usage: /{prompt.name} {usage})" if usage else ""
+            self.emit(cells.error(self.renderer, f"/{prompt.name}: {e}{hint}", self._cols()))
+        return None
 
     def _open_history_search(self) -> None:
         entries = list(reversed(self._history + [h for h in self._session_history()]))

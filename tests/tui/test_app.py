@@ -84,3 +84,61 @@ def test_reasoning_headline_parses_bold(summary: str, shown: str) -> None:
 
     assert [visible(x).rstrip() for x in cells.reasoning(Renderer(color_system=None), summary,
                                                           80, False)] == [shown]
+
+
+# -- bug: choosing a custom prompt in the popup sent it with no arguments -----------------
+@pytest.fixture
+def prompts_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TuiApp:
+    home = tmp_path / "home"
+    (home / "prompts").mkdir(parents=True)
+    (home / "prompts" / "fix.md").write_text("Fix $1 in $2\n")
+    (home / "prompts" / "hello.md").write_text("Say hello\n")
+    (home / "prompts" / "rev.md").write_text("Review $FILE\n")
+    monkeypatch.setenv("CODEX_HOME", str(home))
+    a = TuiApp(TuiOptions(config={}, cwd=tmp_path, home=home, version="test"), None)  # type: ignore[arg-type]
+    a._schedule_frame = lambda **_kw: None  # type: ignore[method-assign]
+    a.session = FakeSession()
+    return a
+
+
+def sent_texts(app: TuiApp) -> list[str]:
+    return [op.items[0]["text"] for op in app.session.ops if isinstance(op, P.UserTurn)]
+
+
+@pytest.mark.parametrize("name, complete", [
+    ("prompts:fix", True), ("prompts:fix", False), ("prompts:rev", False),
+    ("prompts:hello", True)])
+def test_a_prompt_with_placeholders_completes_in_the_composer(
+        prompts_app: TuiApp, name: str, complete: bool) -> None:
+    app = prompts_app
+    app.buffer.insert_text("/" + name)
+    assert app._popup is not None and app._popup.items[0].value == name
+    app._accept_popup(complete=complete)
+    assert app.buffer.text == f"/{name} " and app._popup is None
+    assert sent_texts(app) == []
+
+
+def test_a_prompt_without_placeholders_sends_on_enter(prompts_app: TuiApp) -> None:
+    app = prompts_app
+    app.buffer.insert_text("/prompts:hel")
+    app._accept_popup()
+    assert sent_texts(app) == ["Say hello\n"] and app.buffer.text == ""
+
+
+def test_prompt_arguments_are_expanded_on_enter(prompts_app: TuiApp) -> None:
+    app = prompts_app
+    app.buffer.insert_text('/prompts:fix the-bug "src/a b.py"')
+    app._submit_composer()
+    assert sent_texts(app) == ["Fix the-bug in src/a b.py\n"]
+
+
+def test_missing_named_argument_keeps_the_text_and_says_why(prompts_app: TuiApp) -> None:
+    app = prompts_app
+    app.buffer.insert_text("/prompts:rev notes.txt")
+    app._submit_composer()
+    assert sent_texts(app) == [] and app.buffer.text == "/prompts:rev notes.txt"
+    out = " ".join(printed(app))
+    assert "/prompts:rev" in out and "KEY=value" in out and "FILE=" in out
+    app.buffer.text = "/prompts:rev FILE=notes.txt"
+    app._submit_composer()
+    assert sent_texts(app) == ["Review notes.txt\n"]

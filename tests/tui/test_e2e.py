@@ -335,6 +335,24 @@ def test_at_completes_a_file_name(tui_wide: Tui) -> None:
     tui.quit()
 
 
+def test_tab_on_a_custom_prompt_completes_it_for_arguments(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    (tui.home / "prompts").mkdir()
+    (tui.home / "prompts" / "fixit.md").write_text("Fix $1 carefully\n")
+    tui.mock.add(answer("fixing it"))
+    tui.start()
+    tui.term.type("/prompts:fi")
+    tui.term.wait_for("/prompts:fixit")
+    tui.term.keys("Tab")
+    tui.term.wait_for(lambda s: "› /prompts:fixit" in s and "Fix $1" not in s)
+    assert tui.mock.requests == []  # completed, not sent
+    send(tui, "bug.py")
+    tui.term.wait_for("fixing it", whole=True)
+    assert user_texts(tui.mock.requests[0])[-1] == "Fix bug.py carefully\n"
+    tui.quit()
+
+
 def test_history_up_recalls_the_last_prompt_across_restarts(tui_wide: Tui) -> None:
     tui = tui_wide
     tui.trust()

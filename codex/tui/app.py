@@ -193,7 +193,9 @@ class TuiApp:
         self._queued: list[str] = []
         self._pastes: dict[str, str] = {}
         self._popup: Popup | None = None
-        self._pager_lines: list[str] = []
+        self._pager_source: list[str] = []  # what the pager shows, as given
+        self._pager_lines: list[str] = []  # the same, wrapped at `_pager_width`
+        self._pager_width = 0
         self._pager_top = 0
         self._last_ctrl_c = 0.0
         self._last_esc = 0.0
@@ -416,6 +418,8 @@ class TuiApp:
 
     def _pager_text(self) -> Any:
         rows = self._rows() - 1
+        if self._cols() != self._pager_width:
+            self._rewrap_pager()
         lines = self._pager_lines[self._pager_top:self._pager_top + rows]
         footer = self.renderer.style(
             f" {min(self._pager_top + rows, len(self._pager_lines))}/{len(self._pager_lines)}"
@@ -1103,12 +1107,22 @@ class TuiApp:
         if self.view is View.PAGER:
             return
         self._pager_restore = self.view
-        self._pager_lines = lines
-        self._pager_top = max(0, len(lines) - (self._rows() - 1))
+        self._pager_source = lines
+        self._rewrap_pager()
+        self._pager_top = max(0, len(self._pager_lines) - (self._rows() - 1))
         self.writer.erase_live()
         self.app.renderer.full_screen = True
         self.view = View.PAGER
         self.app.invalidate()
+
+    def _rewrap_pager(self) -> None:
+        """Every line whole, folded at the terminal's width now (again after a resize,
+        keeping the top line's place)."""
+        old = len(self._pager_lines)
+        self._pager_width = self._cols()
+        self._pager_lines = self.renderer.wrap(self._pager_source, self._pager_width)
+        if old:
+            self._pager_top = self._pager_top * len(self._pager_lines) // old
 
     def close_pager(self) -> None:
         r = self.app.renderer

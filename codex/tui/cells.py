@@ -118,13 +118,18 @@ def exec_cell(r: Renderer, command: str, exit_code: int | None, duration_s: floa
     detail = f"{duration_s:.1f}s" if duration_s >= 0.05 else ""
     if exit_code not in (None, 0):
         detail = f"exit {exit_code}" + (f" · {detail}" if detail else "")
-    head = Text()
-    head.append(mark[0] + " ", style=f"bold {mark[1]}")
-    head.append(verb + " ", style="bold")
-    head.append(command_title(command))
-    if detail:
-        head.append(f"  {detail}", style="dim")
-    lines = [truncate_ansi(r, head, width)]
+    def header(cmd: str) -> Text:
+        head = Text()
+        head.append(mark[0] + " ", style=f"bold {mark[1]}")
+        head.append(verb + " ", style="bold")
+        head.append(cmd)
+        if detail:
+            head.append(f"  {detail}", style="dim")
+        return head
+
+    lines = [truncate_ansi(r, header(command_title(command)), width)]
+    # The transcript's header: the whole command, every line of it (the pager wraps it).
+    full_head = r.lines(header(sanitize(command).strip()), 10_000)
     out_lines = sanitize(output).rstrip("\n").splitlines()
     shown: list[str | None] = list(out_lines)
     if len(out_lines) > OUTPUT_HEAD + OUTPUT_TAIL + 1:
@@ -137,8 +142,8 @@ def exec_cell(r: Renderer, command: str, exit_code: int | None, duration_s: floa
             body.append(lead + _styled(r, f"… +{hidden} lines (ctrl+t to view)", "dim italic"))
         else:
             body.append(lead + _styled(r, truncate(ln, width - 4), "dim"))
-    full = [lines[0]] + [("  └ " if i == 0 else "    ") + _styled(r, ln, "dim")
-                         for i, ln in enumerate(out_lines)]
+    full = full_head + [("  └ " if i == 0 else "    ") + _styled(r, ln, "dim")
+                        for i, ln in enumerate(out_lines)]
     return Cell(lines + body, full)
 
 
@@ -193,22 +198,24 @@ def patch_cell(r: Renderer, changes: Sequence[object], success: bool, width: int
         head.append(" ", style="dim")
         head.append(f"-{minus}", style="red")
         head.append(")", style="dim")
-        head_line = truncate_ansi(r, head, width)
-        body = [_diff_line(r, ln, width - 4) for ln in diff.splitlines()
-                if not ln.startswith(("---", "+++", "diff --git", "index "))]
-        lines.append(head_line)
-        full.append(head_line)
+        diff_lines = [ln for ln in diff.splitlines()
+                      if not ln.startswith(("---", "+++", "diff --git", "index "))]
+        body = [_diff_line(r, ln, width - 4) for ln in diff_lines]
+        lines.append(truncate_ansi(r, head, width))
+        full.append(r.lines(head, 10_000)[0])
         shown = body[:DIFF_LINES_SHOWN]
         lines.extend("    " + b for b in shown)
         if len(body) > len(shown):
             lines.append("    " + _styled(r, f"… +{len(body) - len(shown)} lines "
                                            "(ctrl+t to view)", "dim italic"))
-        full.extend("    " + b for b in body)
+        full.extend("    " + _diff_line(r, ln, None) for ln in diff_lines)
     return Cell(lines, full)
 
 
-def _diff_line(r: Renderer, ln: str, width: int) -> str:
-    ln = truncate(ln, width)
+def _diff_line(r: Renderer, ln: str, width: int | None) -> str:
+    """A diff line coloured by its kind, cut to `width` (None: whole, for the transcript)."""
+    if width is not None:
+        ln = truncate(ln, width)
     if ln.startswith("+"):
         return _styled(r, ln, "green")
     if ln.startswith("-"):
@@ -262,7 +269,7 @@ def mcp_cell(r: Renderer, server: str, tool: str, arguments: object, result: obj
     lines = [truncate_ansi(r, head, width)]
     body = [("  └ " if i == 0 else "    ") + _styled(r, truncate(s, width - 4), "dim")
             for i, s in enumerate(summary[:OUTPUT_HEAD + OUTPUT_TAIL])]
-    full = lines + [("  └ " if i == 0 else "    ") + _styled(r, s, "dim")
+    full = r.lines(head, 10_000) + [("  └ " if i == 0 else "    ") + _styled(r, s, "dim")
                     for i, s in enumerate(summary)]
     return Cell(lines + body, full)
 

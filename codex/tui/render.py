@@ -146,6 +146,25 @@ class Renderer:
         t = text if isinstance(text, Text) else Text(text, style=style)
         return self.lines(t, width)
 
+    def wrap(self, lines: Iterable[str], width: int) -> list[str]:
+        """ANSI `lines` (a line may hold newlines) folded to `width` columns, nothing cut:
+        for the transcript, whose lines were drawn at another width or never cut at all. A
+        line that fits is kept as it is (most of them: no rendering cost)."""
+        from rich.cells import cell_len
+
+        width = max(10, width)
+        out: list[str] = []
+        for line in lines:
+            for part in line.split("\n"):
+                if cell_len(visible(part)) <= width:
+                    out.append(part)
+                    continue
+                text = Text.from_ansi(part)
+                text.no_wrap = False
+                text.overflow = "fold"
+                out += self.lines(text, width)
+        return out
+
     def style(self, text: str, style: str) -> str:
         """`text` wrapped in the SGR codes of `style` (a rich style string); no wrapping."""
         if not text:

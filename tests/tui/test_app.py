@@ -142,3 +142,27 @@ def test_missing_named_argument_keeps_the_text_and_says_why(prompts_app: TuiApp)
     app.buffer.text = "/prompts:rev FILE=notes.txt"
     app._submit_composer()
     assert sent_texts(app) == ["Review notes.txt\n"]
+
+
+# -- bug: the transcript cut long lines with an ellipsis ----------------------------------
+def test_transcript_forms_are_whole_and_wrap_at_any_width() -> None:
+    from rich.cells import cell_len
+
+    from codex.core.protocol import FileChange
+    from codex.tui import cells
+    from codex.tui.render import Renderer
+
+    r = Renderer(color_system=None)
+    cmd = "python -c 'print(1)' && " + " ".join(f"arg{i}" for i in range(30)) + "\necho two"
+    ran = cells.exec_cell(r, cmd, 3, 1.5, "out\n", "failed", 40)
+    long_line = "x = " + "+".join(f"v{i}" for i in range(40))
+    patch = cells.patch_cell(r, [FileChange("/w/big.py", "add", "+" + long_line + "\n")],
+                             True, 40, cwd="/w")
+    assert any("…" in visible(x) for x in ran.lines + patch.lines)  # the scrollback form cuts
+    for width in (40, 100):
+        shown = r.wrap((ran.full or []) + (patch.full or []), width)
+        assert all(cell_len(visible(x)) <= width for x in shown)
+        flat = "".join(visible(x).strip() for x in shown).replace(" ", "")
+        assert "…" not in flat
+        assert cmd.replace(" ", "").replace("\n", "") in flat
+        assert long_line.replace(" ", "") in flat and "exit3" in flat

@@ -111,6 +111,29 @@ def test_command_cell_with_output(tui: Tui) -> None:
     tui.quit()
 
 
+def test_transcript_shows_long_command_and_diff_lines_whole(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    long_cmd = "echo " + " ".join(f"word{i:02d}" for i in range(30)) + " END-OF-COMMAND"
+    long_add = "+" + "-".join(f"piece{i:02d}" for i in range(25)) + "-END-OF-DIFF-LINE"
+    patch = f"*** Begin Patch\n*** Add File: wide.txt\n{long_add}\n*** End Patch\n"
+    tui.mock.add(exec_call(long_cmd, "c1"), mm.sse(mm.custom_call("apply_patch", patch, "p1")),
+                 answer("all done"))
+    tui.start()
+    send(tui, "go")
+    tui.term.wait_for("all done", whole=True)
+    idle(tui)
+    assert "END-OF-COMMAND" not in tui.term.scrollback()  # the scrollback cell cuts it
+    tui.term.keys("C-t")
+    screen = tui.term.wait_for("q or esc close")
+    assert "END-OF-COMMAND" in screen and "END-OF-DIFF-LINE" in screen, screen
+    tui.term.resize(60, 30)
+    screen = tui.term.wait_for(lambda s: "END-OF-DIFF-LINE" in s and "q or esc" in s)
+    assert all(len(ln.rstrip()) <= 60 for ln in screen.splitlines())
+    tui.term.keys("q")
+    tui.quit()
+
+
 def test_hostile_command_output_is_sanitised(tui_wide: Tui) -> None:
     tui = tui_wide
     tui.trust()

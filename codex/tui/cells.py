@@ -111,8 +111,7 @@ def command_title(command: str) -> str:
 def exec_cell(r: Renderer, command: str, exit_code: int | None, duration_s: float,
               output: str, status: str, width: int, *, user_shell: bool = False) -> Cell:
     """A finished command: `• Ran cmd`, its status, and the first/last lines of output."""
-    ok = status == "completed"
-    mark = ("✓", "green") if ok else ("✗", "red")
+    mark = {"completed": ("✓", "green"), "running": ("•", "cyan")}.get(status, ("✗", "red"))
     verb = {"declined": "Declined", "aborted": "Interrupted", "running": "Running"}.get(
         status, "Ran" if not user_shell else "You ran")
     detail = f"{duration_s:.1f}s" if duration_s >= 0.05 else ""

@@ -166,3 +166,48 @@ def test_transcript_forms_are_whole_and_wrap_at_any_width() -> None:
         assert "…" not in flat
         assert cmd.replace(" ", "").replace("\n", "") in flat
         assert long_line.replace(" ", "") in flat and "exit3" in flat
+
+
+# -- bug: a resumed session replayed every command as a success -------------------------
+def test_replay_reads_how_each_command_ended_and_shows_plans() -> None:
+    import json
+
+    from codex.core.turn import ABORTED_OUTPUT
+    from codex.tui.render import Renderer
+    from codex.tui.replay import replay_cells
+    from codex.unified_exec.buffer import Collected
+    from codex.unified_exec.output import format_result
+
+    def call(cmd: str, cid: str) -> dict[str, Any]:
+        return {"type": "function_call", "name": "exec_command", "call_id": cid,
+                "arguments": json.dumps({"cmd": cmd})}
+
+    def result(cid: str, code: int | None, text: str, session: int | None = None) -> dict:
+        data = text.encode()
+        out = format_result(wall_time=1.25, exit_code=code, session_id=session,
+                            out=Collected(data, b"", len(data), text.count("\n")),
+                            budget_tokens=1000)
+        return {"type": "function_call_output", "call_id": cid, "output": out}
+
+    items = [
+        call("true", "c1"), result("c1", 0, "fine\n"),
+        call("exit 3", "c2"), result("c2", 3, "broke\n"),
+        call("rm -rf build", "c3"),
+        {"type": "function_call_output", "call_id": "c3",
+         "output": "exec_command declined: the user did not allow `rm -rf build` to run."},
+        call("sleep 100", "c4"),
+        {"type": "function_call_output", "call_id": "c4", "output": ABORTED_OUTPUT},
+        {"type": "function_call", "name": "update_plan", "call_id": "p1", "arguments":
+         json.dumps({"plan": [{"step": "read the code", "status": "completed"},
+                              {"step": "fix it", "status": "in_progress"}]})},
+        {"type": "function_call_output", "call_id": "p1", "output": "Plan updated"},
+    ]
+    shown = ["\n".join(visible(x).rstrip() for x in c)
+             for c in replay_cells(Renderer(color_system=None), items, 80)]
+    assert len(shown) == 5, shown
+    assert shown[0].startswith("✓ Ran true") and "1.2s" in shown[0] and "fine" in shown[0]
+    assert shown[1].startswith("✗ Ran exit 3") and "exit 3 · 1.2s" in shown[1]
+    assert "broke" in shown[1] and "Output:" not in shown[1]
+    assert shown[2].startswith("✗ Declined rm -rf build")
+    assert shown[3].startswith("✗ Interrupted sleep 100")
+    assert "Updated Plan" in shown[4] and "read the code" in shown[4] and "fix it" in shown[4]

@@ -210,7 +210,9 @@ class TuiApp:
         self._history = history.load(opts.home)
         self._custom_prompts: list[CustomPrompt] = discover(opts.home)
         self.commands: dict[str, SlashCommand] = builtin_commands(self)
-        self._files: list[str] | None = None
+        from codex.tui.file_search import FileIndex
+
+        self._file_index = FileIndex(opts.cwd)
         self.exit_code = 0
         self._sent_this_session: list[str] = []
         self.mcp_state: dict[str, tuple[str, list[str]]] = {}
@@ -341,7 +343,8 @@ class TuiApp:
         limit = max(3, min(8, self._rows() - 6))
         start = max(0, p.selected - limit + 1)
         if not p.items:
-            out.append(("fg:ansibrightblack", "  no matches"))
+            loading = p.title == "files" and self._file_index.files is None
+            out.append(("fg:ansibrightblack", "  listing files…" if loading else "  no matches"))
         shown = p.items[start:start + limit]
         # Details start in one column: the longest label shown (at most half the width).
         column = min(max(8, width // 2), max((cells.cell_len(it.label) for it in shown),
@@ -898,19 +901,32 @@ class TuiApp:
         self._run_slash(str(item.value), "")
 
     def _open_file_popup(self, query: str) -> None:
+        """The `@` finder's popup for `query`. The file list is read (again) off the UI
+        thread on a new `@` token or when stale; the popup re-ranks when it arrives."""
+        index = self._file_index
+        if not query or index.stale():
+            index.refresh(self._on_files_listed)
+        self._rank_files(query)
+
+    def _rank_files(self, query: str) -> None:
         from codex.tui import file_search
 
-        if self._files is None:
-            self._files = file_search.list_files(self.opts.cwd)
-        found = file_search.rank(query, self._files)
+        found = file_search.rank(query, self._file_index.files or [])
         self._popup = Popup("files", [PopupItem(f, "", f) for f in found], self._accept_file)
+
+    def _on_files_listed(self) -> None:
+        p = self._popup
+        if p is not None and p.title == "files":
+            word = self.buffer.document.get_word_before_cursor(WORD=True)
+            if word.startswith("@"):
+                self._rank_files(word[1:])
+                self.app.invalidate()
 
     def _accept_file(self, item: PopupItem) -> None:
         doc = self.buffer.document
         word = doc.get_word_before_cursor(WORD=True)
         self.buffer.delete_before_cursor(len(word))
-        path = str(item.value)
-        self.buffer.insert_text(("@" if False else "") + path + " ")
+        self.buffer.insert_text(str(item.value) + " ")
         self._popup = None
 
     def _accept_popup(self, *, complete: bool = False) -> None:

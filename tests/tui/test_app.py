@@ -211,3 +211,46 @@ def test_replay_reads_how_each_command_ended_and_shows_plans() -> None:
     assert shown[2].startswith("✗ Declined rm -rf build")
     assert shown[3].startswith("✗ Interrupted sleep 100")
     assert "Updated Plan" in shown[4] and "read the code" in shown[4] and "fix it" in shown[4]
+
+
+# -- bug: the @ file list was read once, on the UI thread --------------------------------
+@pytest.mark.asyncio
+async def test_at_lists_files_off_the_ui_thread_and_sees_new_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import threading
+
+    from codex.tui import file_search
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "first_file.py").write_text("")
+    threads: list[threading.Thread] = []
+    real = file_search.list_files
+
+    def lister(root: Path) -> list[str]:
+        threads.append(threading.current_thread())
+        return real(root)
+
+    monkeypatch.setattr(file_search, "list_files", lister)
+    app = TuiApp(TuiOptions(config={}, cwd=tmp_path, home=home, version="test"), None)  # type: ignore[arg-type]
+    app._file_index = file_search.FileIndex(tmp_path, lister=lister)
+    app.session = FakeSession()
+
+    async def settle() -> None:
+        while app._file_index.loading:
+            await asyncio.sleep(0.01)
+
+    app.buffer.insert_text("see @")
+    assert app._popup is not None
+    await settle()
+    assert threads and all(t is not threading.main_thread() for t in threads)
+    app.buffer.insert_text("first")
+    assert [i.value for i in app._popup.items] == ["first_file.py"]
+    app._accept_popup()
+    assert app.buffer.text == "see first_file.py "
+    (tmp_path / "created_later.py").write_text("")
+    app.buffer.insert_text("and @")  # a new @ token lists again
+    await settle()
+    app.buffer.insert_text("crelat")
+    assert [i.value for i in app._popup.items] == ["created_later.py"]

@@ -40,6 +40,7 @@ from prompt_toolkit.layout import (
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.dimension import Dimension
 from prompt_toolkit.output.color_depth import ColorDepth
+from rich.text import Text
 
 from codex.core import protocol as P
 from codex.tui import cells, history
@@ -134,6 +135,8 @@ class Popup:
 class PendingApproval:
     request: P.ExecApprovalRequest | P.PatchApprovalRequest
     selected: int = 0
+    diff_lines: list[str] = field(default_factory=list)  # a patch's whole diff, drawn
+    diff_width: int = 0  # the width diff_lines were drawn at (0: not yet)
 
 
 @dataclass
@@ -400,8 +403,15 @@ class TuiApp:
                 lines.append(r.style(f"    … +{len(cmd) - room} lines (ctrl+t to read all)",
                                      "dim italic"))
         else:
-            body = cells.patch_cell(r, req.changes, True, width, cwd=self.opts.cwd).lines
-            lines.extend(body[:room])
+            # Cut from every line of the diff (not from the scrollback's shortened cell), so
+            # the count of hidden lines is the diff's.
+            if pa.diff_width != width:  # drawn once per width, not on every redraw
+                cell = cells.patch_cell(r, req.changes, True, width, cwd=self.opts.cwd,
+                                        proposed=True)
+                pa.diff_lines, pa.diff_width = cell.full or [], width
+            body = pa.diff_lines
+            lines.extend(cells.truncate_ansi(r, Text.from_ansi(ln), width)
+                         for ln in body[:room])
             if len(body) > room:
                 lines.append(r.style(f"  … +{len(body) - room} lines (ctrl+t to read all)",
                                      "dim italic"))
@@ -1112,7 +1122,7 @@ class TuiApp:
             lines.append("")
             if isinstance(req, P.PatchApprovalRequest):
                 lines += cells.patch_cell(self.renderer, req.changes, True, self._cols(),
-                                          cwd=self.opts.cwd).full or []
+                                          cwd=self.opts.cwd, proposed=True).full or []
             else:
                 lines.append("$ " + sanitize(req.command))
         if self.output.answering:

@@ -173,12 +173,15 @@ def display_path(path: str, cwd: object | None) -> str:
 
 
 def patch_cell(r: Renderer, changes: Sequence[object], success: bool, width: int,
-               *, title: str | None = None, cwd: object | None = None) -> Cell:
+               *, title: str | None = None, cwd: object | None = None,
+               proposed: bool = False) -> Cell:
     """Per-file coloured unified diffs with `+N -M` counts. `changes` are FileChange-like
-    objects (path, kind, diff, move_path)."""
+    objects (path, kind, diff, move_path). `proposed`: edits not applied yet (an approval
+    question): no outcome mark, verbs in the imperative ("Add", not "✓ Added")."""
     lines: list[str] = []
     full: list[str] = []
-    verbs = {"add": "Added", "delete": "Deleted", "update": "Edited"}
+    verbs = {"add": "Add", "delete": "Delete", "update": "Edit"} if proposed else {
+        "add": "Added", "delete": "Deleted", "update": "Edited"}
     if title:
         lines.append(_styled(r, title, "bold"))
         full.append(lines[-1])
@@ -189,7 +192,11 @@ def patch_cell(r: Renderer, changes: Sequence[object], success: bool, width: int
         diff = sanitize(str(getattr(ch, "diff", "") or ""))
         plus, minus = diff_stats(diff)
         head = Text()
-        head.append(("✓ " if success else "✗ "), style="bold green" if success else "bold red")
+        if proposed:
+            head.append("• ", style="bold")
+        else:
+            head.append(("✓ " if success else "✗ "),
+                        style="bold green" if success else "bold red")
         head.append(verbs.get(kind, "Changed") + " ", style="bold")
         head.append(path + (f" → {display_path(sanitize(str(move)), cwd)}" if move else ""))
         head.append(" (", style="dim")

@@ -254,3 +254,16 @@ async def test_at_lists_files_off_the_ui_thread_and_sees_new_files(
     await settle()
     app.buffer.insert_text("crelat")
     assert [i.value for i in app._popup.items] == ["created_later.py"]
+
+
+# -- bug: the patch approval showed edits as done and miscounted the hidden lines ---------
+def test_patch_approval_shows_proposed_edits_and_counts_the_diff(app: TuiApp) -> None:
+    diff = "".join(f"+line {i}\n" for i in range(120))
+    feed(app, P.TurnStarted("t1"), P.PatchApprovalRequest(
+        "p1", (P.FileChange(str(app.opts.cwd / "big.txt"), "add", diff),), None))
+    shown = [visible(x).rstrip() for x in app._approval_text().value.split("\n")]
+    assert not any("✓" in ln or "Added" in ln for ln in shown), shown
+    assert any(ln.startswith("• Add big.txt (+120 -0)") for ln in shown), shown
+    room = max(2, app._rows() - 10)
+    # The diff's lines: one header + 120 added; `room` of them are shown.
+    assert f"… +{121 - room} lines (ctrl+t to read all)" in "\n".join(shown), shown

@@ -239,9 +239,16 @@ class Session:
             items = initial_items(cfg.codex_home, cwd, policy, int(cfg["project_doc_max_bytes"]),
                                   doc_names, options.developer_instructions)
             remembered = []
-            rollout, failure = open_rollout(options, session_id, {
+            meta: dict[str, Any] = {
                 "cwd": str(cwd), "originator": options.originator,
-                "model_provider": provider["id"], "instructions": instructions})
+                "model_provider": provider["id"], "instructions": instructions}
+            if not options.ephemeral:
+                from codex.core.git_info import collect_git_info
+
+                git = await collect_git_info(cwd)  # best effort, bounded; None outside git
+                if git is not None:
+                    meta["git"] = git
+            rollout, failure = open_rollout(options, session_id, meta)
             if failure is not None:
                 early.append(failure)
         replayed = tuple(items) if rec is not None else ()

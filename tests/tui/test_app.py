@@ -267,3 +267,32 @@ def test_patch_approval_shows_proposed_edits_and_counts_the_diff(app: TuiApp) ->
     room = max(2, app._rows() - 10)
     # The diff's lines: one header + 120 added; `room` of them are shown.
     assert f"… +{121 - room} lines (ctrl+t to read all)" in "\n".join(shown), shown
+
+
+# -- bug: the resume picker never showed a branch, and listed sessions with no message ------
+def test_previews_show_the_branch_and_leave_out_sessions_without_a_message(
+        tmp_path: Path) -> None:
+    from codex.core.rollout import RolloutWriter
+    from codex.tui.sessions import label, previews
+
+    home = tmp_path / "home"
+    cwd = tmp_path / "repo"
+    cwd.mkdir()
+
+    def user(text: str) -> dict[str, Any]:
+        return {"type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": text}]}
+
+    w = RolloutWriter.create(home, "s-empty", {"cwd": str(cwd)})
+    w.item(user("<environment_context>cwd</environment_context>"))
+    w.close()
+    w = RolloutWriter.create(home, "s-real", {"cwd": str(cwd), "git": {
+        "commit_hash": "abc", "branch": "feature-x", "repository_url": "u"}})
+    w.item(user("<environment_context>cwd</environment_context>"))
+    w.item(user("fix the flaky test\nplease"))
+    w.close()
+    found = previews(home, cwd)
+    assert [(p.entry.id, label(p), p.branch) for p in found] == [
+        ("s-real", "fix the flaky test", "feature-x")]
+    every = previews(home, cwd, include_empty=True)
+    assert sorted(label(p) for p in every) == ["(no message)", "fix the flaky test"]

@@ -10,12 +10,13 @@ stream, and a frame commits the complete lines, so a fast model cannot starve th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import os
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,7 @@ class TuiApp:
         self._sent_this_session: list[str] = []
         self.mcp_state: dict[str, tuple[str, list[str]]] = {}
         self._early_ops: list[Any] = []
+        self._replying = 0  # > 0 while handling a user's command (see `replying`)
         self.buffer = Buffer(multiline=True, history=InMemoryHistory(self._history),
                              on_text_changed=lambda _b: self._on_text_changed())
         self.app = self._build_app()
@@ -241,7 +243,8 @@ class TuiApp:
             ConditionalContainer(Window(FormattedTextControl(self._live_text),
                                         dont_extend_height=True, wrap_lines=False),
                                  Condition(lambda: bool(self.output.tail_lines
-                                                        or self._running))),
+                                                        or self._running
+                                                        or self.output.notices))),
             ConditionalContainer(Window(FormattedTextControl(self._status_text), height=1),
                                  Condition(lambda: self.turn is TurnState.RUNNING)),
             ConditionalContainer(Window(FormattedTextControl(self._queued_text),
@@ -306,6 +309,14 @@ class TuiApp:
                          + self.renderer.style(f" ({secs}s)", "dim"))
             for ln in rc.tail:
                 parts.append(self.renderer.style(cells.truncate("    " + ln, width), "dim"))
+        notices = self.output.notices
+        if notices:
+            # A command's reply, shown now; it goes into the scrollback after the answer.
+            room = max(2, budget - min(len(parts), LIVE_TAIL_MAX))
+            parts.append("")
+            parts.extend(notices[:room])
+            if len(notices) > room:
+                parts.append(self.renderer.style(f"  … +{len(notices) - room} lines", "dim"))
         text = "\n".join(parts)
         if text != self._live_cache[0]:
             # Parsing ANSI is per character: done once per change, not once per redraw.
@@ -546,7 +557,8 @@ class TuiApp:
             if self.buffer.text:
                 self.buffer.insert_text("?")
             else:
-                self.emit(self._shortcuts_cell())
+                with self.replying():
+                    self.emit(self._shortcuts_cell())
 
         # -- approval modal
         for decision, key, _l1, _l2 in _APPROVAL_OPTIONS:
@@ -613,10 +625,23 @@ class TuiApp:
 
     def emit(self, lines: list[str], full: list[str] | None = None, *,
              gap: bool = True) -> None:
-        """Queue a finished cell for the scrollback (one blank line before it)."""
+        """Queue a finished cell for the scrollback (one blank line before it). While a
+        slash command runs (`_replying`), the cell is its reply: shown at once."""
         if lines:
-            self.output.cell(lines, full, gap=gap)
+            self.output.cell(lines, full, gap=gap, notice=self._replying > 0)
             self._schedule_frame()
+            if self._replying:
+                self.app.invalidate()
+
+    @contextlib.contextmanager
+    def replying(self) -> Iterator[None]:
+        """Cells emitted inside are replies to what the user just did (slash command,
+        picker choice, `?`): shown at once even behind a streaming answer."""
+        self._replying += 1
+        try:
+            yield
+        finally:
+            self._replying -= 1
 
     def _schedule_frame(self, *, soon: bool = False) -> None:
         if self._frame_handle is not None:
@@ -950,7 +975,8 @@ class TuiApp:
             return
         item = p.items[p.selected]
         self._close_popup(cancelled=False)
-        (p.on_complete if complete and p.on_complete is not None else p.on_accept)(item)
+        with self.replying():
+            (p.on_complete if complete and p.on_complete is not None else p.on_accept)(item)
 
     def _close_popup(self, cancelled: bool) -> None:
         p = self._popup
@@ -992,7 +1018,8 @@ class TuiApp:
             name, _, rest = raw[1:].partition(" ")
             prompt = self._custom_prompt(name)
             if prompt is not None:
-                text = self._expand_prompt(prompt, self._expand_pastes(rest))
+                with self.replying():
+                    text = self._expand_prompt(prompt, self._expand_pastes(rest))
                 if text is not None:  # else: the error is shown, the text stays to be fixed
                     self._pastes.clear()
                     self.buffer.reset(append_to_history=True)
@@ -1023,6 +1050,10 @@ class TuiApp:
         self.submit(P.UserTurn(tuple(items), sandbox_mode=sandbox_mode))
 
     def _run_slash(self, name: str, args: str) -> None:
+        with self.replying():
+            self._run_slash_now(name, args)
+
+    def _run_slash_now(self, name: str, args: str) -> None:
         cmd = self.commands.get(name)
         if cmd is None:
             prompt = self._custom_prompt(name)

@@ -31,6 +31,7 @@ class _Cell:
     lines: list[str]
     full: list[str]  # the transcript's version
     gap: bool
+    notice: bool = False  # a reply to the user: shown in the live area while it waits
 
 
 @dataclass
@@ -65,10 +66,26 @@ class HistoryQueue:
         self._unclaimed = ""
 
     # -- input ---------------------------------------------------------------------------
-    def cell(self, lines: list[str], full: list[str] | None = None, *, gap: bool = True) -> None:
-        """Queue a finished cell (`gap`: one blank line before it, unless it is the first)."""
+    def cell(self, lines: list[str], full: list[str] | None = None, *, gap: bool = True,
+             notice: bool = False) -> None:
+        """Queue a finished cell (`gap`: one blank line before it, unless it is the first).
+        A `notice` (a slash command's reply) waiting behind an answer is in `notices` until
+        it is printed, for the live area to show at once."""
         if lines:
-            self._entries.append(_Cell(lines, full or lines, gap))
+            self._entries.append(_Cell(lines, full or lines, gap, notice))
+
+    @property
+    def notices(self) -> list[str]:
+        """The lines of the notices that wait behind an answer still being streamed or
+        rendered (a notice with nothing before it is printed by the next frame)."""
+        out: list[str] = []
+        behind = False
+        for e in self._entries:
+            if isinstance(e, _Answer):
+                behind = True
+            elif e.notice and behind:
+                out += e.lines
+        return out
 
     def delta(self, text: str) -> None:
         """Text of the answer being streamed (starts one when none is)."""

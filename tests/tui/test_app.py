@@ -296,3 +296,23 @@ def test_previews_show_the_branch_and_leave_out_sessions_without_a_message(
         ("s-real", "fix the flaky test", "feature-x")]
     every = previews(home, cwd, include_empty=True)
     assert sorted(label(p) for p in every) == ["(no message)", "fix the flaky test"]
+
+
+# -- bug: a command's reply waited behind a streaming answer -------------------------------
+def test_a_command_reply_shows_at_once_and_keeps_the_scrollback_order(app: TuiApp) -> None:
+    feed(app, P.TurnStarted("t1"), P.AgentMessageDelta("first line of the answer\nstill "))
+    assert [ln for ln in printed(app) if ln] == ["• first line of the answer"]
+    app.buffer.insert_text("/new")
+    app._popup = None
+    app._submit_composer()
+    live = visible(app._live_text().value)
+    assert "/new cannot run while a turn is running" in live
+    assert printed(app) == []  # not in the scrollback yet: the answer comes first
+    app.emit(["an ordinary cell"])  # not a reply: waits without being shown
+    assert "an ordinary cell" not in visible(app._live_text().value)
+    feed(app, P.AgentMessageDelta("streaming"), P.AgentMessage("x"),
+         P.TurnComplete("t1", None))
+    out = [ln for ln in printed(app) if ln]
+    assert out[0] == "  still streaming", out
+    assert "/new cannot run while a turn is running" in out[1] and out[-1] == "an ordinary cell"
+    assert app.output.notices == [] and "/new" not in visible(app._live_text().value)

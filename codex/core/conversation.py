@@ -147,7 +147,8 @@ class Conversation:
                 usage = ev.usage
             elif isinstance(ev, Reconnecting):
                 items.clear()  # the failed attempt's items are void (and so are its deltas)
-                self.emit(StreamError(ev.message, turn_id=turn_id))
+                self.emit(StreamError(ev.message, turn_id=turn_id, attempt=ev.attempt,
+                                      max_attempts=ev.max_attempts, layer=ev.layer))
         return Sample(items, usage if usage is not None and _reported(usage) else None)
 
     def account(self, sample: Sample, turn_id: str) -> TokenCount:

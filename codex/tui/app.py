@@ -222,6 +222,7 @@ class TuiApp:
         self.mcp_state: dict[str, tuple[str, list[str]]] = {}
         self._early_ops: list[Any] = []
         self._replying = 0  # > 0 while handling a user's command (see `replying`)
+        self._reconnecting: str | None = None  # the status line's label while retrying
         self.buffer = Buffer(multiline=True, history=InMemoryHistory(self._history),
                              on_text_changed=lambda _b: self._on_text_changed())
         self.app = self._build_app()
@@ -327,6 +328,8 @@ class TuiApp:
         secs = int(time.monotonic() - self.turn_started)
         spin = SPINNER[int(time.monotonic() * 10) % len(SPINNER)]
         label = "Waiting for approval" if self._approvals else "Working"
+        if self._reconnecting is not None:
+            label = self._reconnecting
         head = f"{spin} {label} "
         hint = f"({secs}s • esc to interrupt)"
         if len(head) + len(hint) >= self._cols():
@@ -688,6 +691,8 @@ class TuiApp:
                 slice_end = time.monotonic() + PUMP_SLICE_S
             ev = await session.next_event()
             handler = handlers.get(type(ev))
+            if self._reconnecting is not None and not isinstance(ev, P.StreamError | P.TokenCount):
+                self._reconnecting = None  # the model answers again (or the turn ended)
             if handler is not None:
                 handler(ev)
             if isinstance(ev, P.ShutdownComplete):
@@ -722,13 +727,22 @@ class TuiApp:
             P.UndoComplete: self._on_undo,
             P.Warning: lambda ev: self.emit(cells.warning(self.renderer, ev.message,
                                                           self._cols())),
-            P.StreamError: lambda ev: self.emit(cells.warning(self.renderer, ev.message,
-                                                              self._cols())),
+            P.StreamError: self._on_stream_error,
             P.Error: lambda ev: self.emit(cells.error(self.renderer, ev.message, self._cols())),
             P.TurnComplete: self._on_turn_end,
             P.TurnAborted: self._on_turn_end,
             P.ShutdownComplete: lambda ev: None,
         }
+
+    def _on_stream_error(self, ev: P.StreamError) -> None:
+        """A retry: shown in the status line only (`Reconnecting… 2/4`); if they all fail,
+        the turn's Error says why and what to check."""
+        if ev.attempt is not None and ev.max_attempts is not None:
+            self._reconnecting = f"Reconnecting… {ev.attempt}/{ev.max_attempts}"
+        else:
+            self._reconnecting = ev.message
+        if self.turn is not TurnState.RUNNING:
+            self.emit(cells.warning(self.renderer, ev.message, self._cols()))
 
     def _on_configured(self, ev: P.SessionConfigured) -> None:
         self.configured = ev

@@ -3,6 +3,8 @@ sequence of session events prints into the scrollback, and what the composer doe
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,25 @@ class FakeSession:
 
 
 @pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TuiApp:
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """A current (not running) loop: handlers start tasks (the spinner), which never run."""
+    lp = asyncio.new_event_loop()
+    asyncio.set_event_loop(lp)
+    yield lp
+    tasks = asyncio.all_tasks(lp)
+    for t in tasks:
+        t.cancel()
+    lp.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    asyncio.set_event_loop(None)
+    lp.close()
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loop: Any) -> TuiApp:
+    return make_app(tmp_path, monkeypatch)
+
+
+def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TuiApp:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("CODEX_HOME", str(home))
@@ -88,7 +108,7 @@ def test_reasoning_headline_parses_bold(summary: str, shown: str) -> None:
 
 # -- bug: choosing a custom prompt in the popup sent it with no arguments -----------------
 @pytest.fixture
-def prompts_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TuiApp:
+def prompts_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loop: Any) -> TuiApp:
     home = tmp_path / "home"
     (home / "prompts").mkdir(parents=True)
     (home / "prompts" / "fix.md").write_text("Fix $1 in $2\n")
@@ -316,3 +336,38 @@ def test_a_command_reply_shows_at_once_and_keeps_the_scrollback_order(app: TuiAp
     assert out[0] == "  still streaming", out
     assert "/new cannot run while a turn is running" in out[1] and out[-1] == "an ordinary cell"
     assert app.output.notices == [] and "/new" not in visible(app._live_text().value)
+
+
+# -- bug: retries were silent ---------------------------------------------------------------
+class ScriptedSession(FakeSession):
+    """Hands the pump its events one by one; `seen` records the status line after each."""
+
+    def __init__(self, app: TuiApp, events: list[Any]) -> None:
+        super().__init__()
+        self.app, self.events, self.seen = app, list(events), []
+
+    async def next_event(self) -> Any:
+        if self.events is not None and len(self.seen) < 100:
+            self.seen.append("".join(t for _s, t in self.app._status_text()))
+        return self.events.pop(0)
+
+
+@pytest.mark.asyncio
+async def test_retries_show_in_the_status_line_until_the_model_answers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app(tmp_path, monkeypatch)
+    events = [P.TurnStarted("t1")]
+    events += [P.StreamError(f"Reconnecting... {n}/4 (connection error)", attempt=n,
+                             max_attempts=4) for n in (1, 2)]
+    events += [P.AgentMessageDelta("back"), P.AgentMessage("back"),
+               P.TurnComplete("t1", "back"), P.ShutdownComplete()]
+    session = ScriptedSession(app, events)
+    app._tick_task = None
+    await app._pump(session)
+    # The status line as each event arrived: after the retries, then back to Working.
+    after = session.seen[1:]
+    assert "Working" in after[0]
+    assert "Reconnecting… 1/4" in after[1] and "Reconnecting… 2/4" in after[2]
+    assert "Working" in after[3] and "Reconnecting" not in after[3]
+    out = [ln for ln in printed(app) if ln]
+    assert out == ["• back"]  # no scrollback line per retry

@@ -126,7 +126,10 @@ def exec_cell(r: Renderer, command: str, exit_code: int | None, duration_s: floa
             head.append(f"  {detail}", style="dim")
         return head
 
-    lines = [truncate_ansi(r, header(command_title(command)), width)]
+    # Cut the command, never its outcome: the mark, verb and `exit N · 1.2s` always show.
+    fixed = cell_len(header("").plain)
+    lines = [truncate_ansi(r, header(truncate(command_title(command),
+                                              max(8, width - fixed))), width)]
     # The transcript's header: the whole command, every line of it (the pager wraps it).
     full_head = r.lines(header(sanitize(command).strip()), 10_000)
     out_lines = sanitize(output).rstrip("\n").splitlines()

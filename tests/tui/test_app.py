@@ -371,3 +371,23 @@ async def test_retries_show_in_the_status_line_until_the_model_answers(
     assert "Working" in after[3] and "Reconnecting" not in after[3]
     out = [ln for ln in printed(app) if ln]
     assert out == ["• back"]  # no scrollback line per retry
+
+
+# -- polish ---------------------------------------------------------------------------------
+def test_ordered_lists_keep_their_dots() -> None:
+    from codex.tui.render import Renderer
+
+    r = Renderer(color_system=None)
+    assert r.markdown("1. one\n2. two\n", 40) == [" 1. one", " 2. two"]
+    assert r.markdown("9. nine\n10. ten\n", 40) == ["  9. nine", " 10. ten"]
+
+
+def test_a_long_command_title_is_cut_before_its_outcome() -> None:
+    from codex.tui import cells
+    from codex.tui.render import Renderer
+
+    r = Renderer(color_system=None)
+    cmd = "pytest " + " ".join(f"tests/test_{i}.py" for i in range(20))
+    head = visible(cells.exec_cell(r, cmd, 3, 12.5, "", "failed", 60).lines[0]).rstrip()
+    assert head.startswith("✗ Ran pytest tests/test_0.py") and "…" in head
+    assert head.endswith("exit 3 · 12.5s") and len(head) <= 60

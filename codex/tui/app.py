@@ -223,6 +223,7 @@ class TuiApp:
         self._early_ops: list[Any] = []
         self._replying = 0  # > 0 while handling a user's command (see `replying`)
         self._reconnecting: str | None = None  # the status line's label while retrying
+        self._declined_patches: set[str] = set()  # call ids the user declined (see _decide)
         self.buffer = Buffer(multiline=True, history=InMemoryHistory(self._history),
                              on_text_changed=lambda _b: self._on_text_changed())
         self.app = self._build_app()
@@ -815,6 +816,9 @@ class TuiApp:
 
     def _on_patch_end(self, ev: P.PatchEnd) -> None:
         self.output.finish_answer()
+        if ev.call_id in self._declined_patches:
+            self._declined_patches.discard(ev.call_id)
+            return  # `✗ declined: …` said it already
         self._turn_patch_count += 1
         cell = cells.patch_cell(self.renderer, ev.changes, ev.success, self._cols(),
                                 cwd=self.opts.cwd)
@@ -898,7 +902,13 @@ class TuiApp:
         approved = decision in (P.ReviewDecision.APPROVED, P.ReviewDecision.APPROVED_FOR_SESSION)
         note = "for this session" if decision is P.ReviewDecision.APPROVED_FOR_SESSION else (
             "and stopped the turn" if decision is P.ReviewDecision.ABORT else "")
-        self.emit(cells.approval_record(self.renderer, approved, subject, self._cols(), note))
+        # One line per decline: a declined command's own cell (ExecEnd, `✗ Declined …`) is
+        # its record; a declined patch's record stands for its PatchEnd.
+        if decision is not P.ReviewDecision.DENIED or not isinstance(req, P.ExecApprovalRequest):
+            self.emit(cells.approval_record(self.renderer, approved, subject, self._cols(),
+                                            note))
+        if decision is P.ReviewDecision.DENIED and isinstance(req, P.PatchApprovalRequest):
+            self._declined_patches.add(req.call_id)
         if not self._approvals:
             self.view = View.COMPOSER
 

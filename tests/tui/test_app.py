@@ -391,3 +391,13 @@ def test_a_long_command_title_is_cut_before_its_outcome() -> None:
     head = visible(cells.exec_cell(r, cmd, 3, 12.5, "", "failed", 60).lines[0]).rstrip()
     assert head.startswith("✗ Ran pytest tests/test_0.py") and "…" in head
     assert head.endswith("exit 3 · 12.5s") and len(head) <= 60
+
+
+def test_a_declined_patch_is_recorded_once(app: TuiApp) -> None:
+    change = P.FileChange(str(app.opts.cwd / "notes.txt"), "add", "+hi\n")
+    feed(app, P.TurnStarted("t1"), P.PatchApprovalRequest("p1", (change,), None))
+    app._decide(P.ReviewDecision.DENIED)
+    feed(app, P.PatchEnd("p1", False, (change,), "apply_patch declined: the user did not "
+                         "approve this patch; nothing was changed."))
+    out = [ln for ln in printed(app) if ln]
+    assert len(out) == 1 and out[0].startswith("✗ declined: ") and "notes.txt" in out[0], out

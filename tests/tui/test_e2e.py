@@ -206,6 +206,8 @@ def test_untrusted_approval_options(tui_wide: Tui, key: str, ran: bool, aborted:
     assert marker.exists() == ran
     text = tui.term.scrollback()
     assert ("✔ approved" in text) == ran
+    if key == "n":  # one line says it was declined, not two
+        assert text.count(f"touch {marker}") == 1 and "✗ Declined" in text, text
     tui.quit()
 
 

@@ -898,7 +898,7 @@ class TuiApp:
             subject = req.command
         else:
             self.submit(P.PatchApproval(req.call_id, decision))
-            subject = ", ".join(c.path for c in req.changes)
+            subject = ", ".join(cells.display_path(c.path, self.opts.cwd) for c in req.changes)
         approved = decision in (P.ReviewDecision.APPROVED, P.ReviewDecision.APPROVED_FOR_SESSION)
         note = "for this session" if decision is P.ReviewDecision.APPROVED_FOR_SESSION else (
             "and stopped the turn" if decision is P.ReviewDecision.ABORT else "")

@@ -780,7 +780,8 @@ class TuiApp:
         if self._queued and self._queued[0] == ev.text:
             self._queued.pop(0)
         text = ev.text + (f"\n[{ev.images} image(s)]" if ev.images else "")
-        self.emit(cells.user_message(self.renderer, text, self._cols()))
+        self.emit(cells.user_message(self.renderer, text, self._cols(), cells.USER_LINES_SHOWN),
+                  cells.user_message(self.renderer, text, self._cols()))
 
     def _on_agent_delta(self, ev: P.AgentMessageDelta) -> None:
         self.output.delta(ev.delta)  # the pump schedules the frame
@@ -1019,7 +1020,7 @@ class TuiApp:
 
     def _paste(self, data: str) -> None:
         data = data.replace("\r\n", "\n").replace("\r", "\n")
-        n = data.count("\n") + 1
+        n = len(data.splitlines())  # a final newline ends the last line, it adds none
         if n > PASTE_PLACEHOLDER_LINES or len(data) > PASTE_PLACEHOLDER_CHARS:
             label = f"[Pasted {n:,} lines]" if n > 1 else f"[Pasted {len(data):,} chars]"
             while label in self._pastes:

@@ -21,6 +21,7 @@ from codex.tui.sanitize import sanitize
 
 OUTPUT_HEAD = 3  # command output lines shown before the "… +N lines" marker
 OUTPUT_TAIL = 3
+USER_LINES_SHOWN = 12  # of a long user message in the scrollback; the transcript has all
 DIFF_LINES_SHOWN = 40  # per patch cell in the scrollback; the transcript has all of them
 BULLET = "• "
 INDENT = "  "
@@ -47,8 +48,20 @@ def _prefixed(lines: Sequence[str], first: str, rest: str) -> list[str]:
             for i, line in enumerate(lines)]
 
 
-def user_message(r: Renderer, text: str, width: int) -> list[str]:
-    body = r.text(Text(sanitize(text), style="bold"), width - 2)
+def user_message(r: Renderer, text: str, width: int,
+                 max_lines: int | None = None) -> list[str]:
+    """The user's message; with `max_lines`, its first lines and `… +N lines` (a long paste
+    does not flood the scrollback; the transcript has it whole)."""
+    text = sanitize(text).rstrip("\n")
+    hidden = 0
+    if max_lines is not None:
+        src = text.split("\n")
+        if len(src) > max_lines + 1:
+            hidden = len(src) - max_lines
+            text = "\n".join(src[:max_lines])
+    body = r.text(Text(text, style="bold"), width - 2)
+    if hidden:
+        body.append(_styled(r, f"… +{hidden:,} lines (ctrl+t to view)", "dim italic"))
     return _prefixed(body or [""], _styled(r, "› ", "bold cyan"), INDENT)
 
 

@@ -42,7 +42,7 @@ def replay_cells(r: Renderer, items: Sequence[dict[str, Any]],
         if kind == "message" and it.get("role") == "user":
             text = _text(it).strip()
             if text and not text.startswith(_CONTEXT_PREFIXES):
-                yield cells.user_message(r, text, width)
+                yield cells.user_message(r, text, width, cells.USER_LINES_SHOWN)
         elif kind == "message" and it.get("role") == "assistant":
             text = _text(it)
             if text.strip():

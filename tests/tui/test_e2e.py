@@ -337,12 +337,16 @@ def test_large_paste_is_sent_whole(tui_wide: Tui) -> None:
     tui.trust()
     tui.mock.add(answer("paste received"))
     tui.start()
-    pasted = "".join(f"pasted line {i}\n" for i in range(2000)).rstrip("\n")
+    pasted = "".join(f"pasted line {i}\n" for i in range(2000))  # ends with a newline
     tui.term.paste(pasted)
     tui.term.wait_for("[Pasted 2,000 lines]")
     tui.term.keys("Enter")
     tui.term.wait_for("paste received", whole=True)
     assert user_texts(tui.mock.requests[0])[-1] == pasted
+    # The scrollback shows the message's first lines, not all 2,000 of them.
+    text = tui.term.scrollback()
+    assert "pasted line 0" in text and "pasted line 1999" not in text
+    assert "… +1,988 lines" in text, text
     tui.quit()
 
 

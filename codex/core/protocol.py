@@ -364,6 +364,8 @@ class UndoComplete:
     restored: tuple[str, ...] = ()
     message: str = ""
     turn_id: str | None = None
+    removed: tuple[str, ...] = ()  # of `restored`: files the undone turn had created
+    remaining: int | None = None  # turns that a further Undo could still undo
 
 
 @dataclass(frozen=True, slots=True)

@@ -855,10 +855,23 @@ class TuiApp:
         self.emit(cells.info(self.renderer, f"Context compacted{left}", self._cols()))
 
     def _on_undo(self, ev: P.UndoComplete) -> None:
+        def names(paths: Any) -> str:
+            return ", ".join(cells.display_path(p, self.opts.cwd) for p in paths)
+
         if ev.success:
-            names = ", ".join(ev.restored) or "nothing to restore"
-            self.emit(cells.info(self.renderer, f"Undo: restored {names}", self._cols(),
-                                 style="green"))
+            removed = set(ev.removed)
+            parts = [f"restored {names(p for p in ev.restored if p not in removed)}"
+                     if len(removed) < len(ev.restored) else "",
+                     f"removed {names(ev.removed)}" if removed else ""]
+            text = "Undo: " + ("; ".join(p for p in parts if p) or "nothing to restore")
+            if ev.remaining == 0:
+                text += " · nothing more to undo"
+            elif ev.remaining:
+                text += (f" · /undo again undoes the turn before ({ev.remaining} more "
+                         f"turn{'s' if ev.remaining > 1 else ''} can be undone)")
+            self.emit(cells.info(self.renderer, text, self._cols(), style="green"))
+        elif ev.remaining == 0 and not ev.restored:
+            self.emit(cells.info(self.renderer, "Undo: " + ev.message, self._cols()))
         else:
             self.emit(cells.error(self.renderer, f"Undo failed: {ev.message}", self._cols()))
 

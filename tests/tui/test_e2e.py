@@ -477,9 +477,12 @@ def test_undo_restores_files_byte_for_byte(tui_wide: Tui) -> None:
     idle(tui)
     assert (tui.repo / "doc.txt").read_bytes() != original
     send(tui, "/undo")
-    tui.term.wait_for("Undo: restored", whole=True)
+    text = tui.term.wait_for("Undo: restored", whole=True)
+    assert "Undo: restored doc.txt; removed extra.txt · nothing more to undo" in text, text
     assert (tui.repo / "doc.txt").read_bytes() == original
     assert not (tui.repo / "extra.txt").exists()
+    send(tui, "/undo")
+    tui.term.wait_for("undone already", whole=True)
     tui.quit()
 
 

@@ -543,6 +543,13 @@ class TuiApp:
             self._flush_output()
             self.open_pager(self._transcript_lines())
 
+        @kb.add("c-z", filter=~pager)
+        def _suspend(e: KeyPressEvent) -> None:
+            # Job control, as in any terminal program: the live area is erased and the
+            # terminal restored before SIGTSTP stops the process group; `fg` redraws it.
+            if hasattr(signal, "SIGTSTP"):
+                self.app.suspend_to_background()
+
         @kb.add("c-l")
         def _redraw(e: KeyPressEvent) -> None:
             self.writer.erase_live()

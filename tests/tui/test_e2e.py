@@ -318,6 +318,27 @@ def test_sigterm_restores_the_terminal(tui: Tui) -> None:
 
 
 # -- composer ----------------------------------------------------------------------------------
+def test_ctrl_z_suspends_and_fg_redraws(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    tui.mock.add(answer("after resuming"))
+    tui.start()
+    tui.term.type("half typed")
+    tui.term.wait_for("› half typed")
+    tui.term.keys("C-z")
+    tui.term.wait_for(lambda s: "Stopped" in s or "suspended" in s)  # the shell's job report
+    tui.term.run(["stty", "-a"])  # the terminal was handed back in its normal modes
+    modes = tui.term.wait_for("icanon")
+    assert "-icanon" not in modes and "-echo " not in modes
+    tui.term.keys("clear", "Enter")
+    tui.term.run(["fg"])
+    tui.term.wait_for("› half typed")
+    tui.term.keys("Enter")
+    tui.term.wait_for("after resuming", whole=True)
+    assert user_texts(tui.mock.requests[0])[-1] == "half typed"
+    tui.quit()
+
+
 def test_ctrl_j_makes_a_two_line_message(tui_wide: Tui) -> None:
     tui = tui_wide
     tui.trust()

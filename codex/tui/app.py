@@ -1362,7 +1362,8 @@ class TuiApp:
                 ("↑/↓", "prompt history"), ("ctrl+r", "search history"),
                 ("ctrl+t", "transcript"), ("ctrl+g", "edit in $EDITOR"),
                 ("@", "insert a file path"), ("/", "commands"), ("!cmd", "run a shell command"),
-                ("ctrl+c", "interrupt / clear / quit"), ("ctrl+d", "quit")]
+                ("ctrl+c", "interrupt / clear / quit"), ("ctrl+d", "quit"),
+                ("ctrl+z", "suspend (fg resumes)")]
         r = self.renderer
         return [r.style("Shortcuts", "bold")] + [
             "  " + r.style(f"{k:<8}", "cyan") + " " + v for k, v in rows]

@@ -224,6 +224,8 @@ class TuiApp:
         self._replying = 0  # > 0 while handling a user's command (see `replying`)
         self._reconnecting: str | None = None  # the status line's label while retrying
         self._declined_patches: set[str] = set()  # call ids the user declined (see _decide)
+        self._reasoning_buf = ""  # the reasoning summary streaming now
+        self._thinking: str | None = None  # its bold headline, the status line's label
         self.buffer = Buffer(multiline=True, history=InMemoryHistory(self._history),
                              on_text_changed=lambda _b: self._on_text_changed())
         self.app = self._build_app()
@@ -328,7 +330,7 @@ class TuiApp:
     def _status_text(self) -> Any:
         secs = int(time.monotonic() - self.turn_started)
         spin = SPINNER[int(time.monotonic() * 10) % len(SPINNER)]
-        label = "Waiting for approval" if self._approvals else "Working"
+        label = "Waiting for approval" if self._approvals else (self._thinking or "Working")
         if self._reconnecting is not None:
             label = self._reconnecting
         head = f"{spin} {label} "
@@ -717,7 +719,7 @@ class TuiApp:
             P.UserMessage: self._on_user_message,
             P.AgentMessageDelta: self._on_agent_delta,
             P.AgentMessage: self._on_agent_message,
-            P.ReasoningDelta: lambda ev: None,
+            P.ReasoningDelta: self._on_reasoning_delta,
             P.Reasoning: self._on_reasoning,
             P.ExecBegin: self._on_exec_begin,
             P.ExecOutputDelta: self._on_exec_output,
@@ -772,6 +774,7 @@ class TuiApp:
         self.turn = TurnState.RUNNING
         self.turn_started = time.monotonic()
         self.output.new_turn()
+        self._thinking, self._reasoning_buf = None, ""
         self._turn_patch_count = 0
         if self._tick_task is None or self._tick_task.done():
             self._tick_task = asyncio.ensure_future(self._tick())
@@ -791,6 +794,7 @@ class TuiApp:
                   cells.user_message(self.renderer, text, self._cols()))
 
     def _on_agent_delta(self, ev: P.AgentMessageDelta) -> None:
+        self._thinking = None
         self.output.delta(ev.delta)  # the pump schedules the frame
 
     def _on_agent_message(self, ev: P.AgentMessage) -> None:
@@ -798,7 +802,16 @@ class TuiApp:
         self.last_agent_message = ev.text
         self._schedule_frame()
 
+    def _on_reasoning_delta(self, ev: P.ReasoningDelta) -> None:
+        # The model's headline (`**Checking the tests**`) names what it is doing: the status
+        # line shows it while it thinks.
+        self._reasoning_buf += ev.delta
+        heads = cells.bold_spans(self._reasoning_buf)
+        if heads:
+            self._thinking = cells.truncate(heads[-1], 60)
+
     def _on_reasoning(self, ev: P.Reasoning) -> None:
+        self._reasoning_buf = ""
         self.output.finish_answer()
         self.emit(cells.reasoning(self.renderer, ev.text, self._cols(), self.show_raw_reasoning))
 

@@ -74,6 +74,11 @@ def agent_lines(r: Renderer, source: str, width: int, first: bool) -> list[str]:
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 
 
+def bold_spans(text: str) -> list[str]:
+    """The closed `**bold**` (or `__bold__`) spans of `text`, in order."""
+    return [m.group(1) or m.group(2) for m in _BOLD.finditer(text)]
+
+
 def emphasis_text(line: str) -> Text:
     """One line of Markdown whose `**bold**` (or `__bold__`) spans become bold text, the
     markers dropped: `**Thinking** about it` → "Thinking about it" with "Thinking" bold."""

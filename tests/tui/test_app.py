@@ -401,3 +401,16 @@ def test_a_declined_patch_is_recorded_once(app: TuiApp) -> None:
                          "approve this patch; nothing was changed."))
     out = [ln for ln in printed(app) if ln]
     assert len(out) == 1 and out[0].startswith("✗ declined: ") and "notes.txt" in out[0], out
+
+
+def test_the_reasoning_headline_is_the_status_while_the_model_thinks(app: TuiApp) -> None:
+    def status() -> str:
+        return "".join(t for _s, t in app._status_text())
+
+    feed(app, P.TurnStarted("t1"), P.ReasoningDelta("**Reading the"))
+    assert "Working" in status()  # not a headline until its bold closes
+    feed(app, P.ReasoningDelta(" tests**\n\nI will look at"))
+    assert "Reading the tests" in status() and "**" not in status()
+    feed(app, P.Reasoning("**Reading the tests**\n\nI will look at"),
+         P.AgentMessageDelta("Here"))
+    assert "Working" in status()

@@ -58,7 +58,7 @@ class FileIndex:
         """Start a listing in a worker thread unless one is running; `on_done` runs on the
         loop once the new list is in `files` (not on failure: the old list stays)."""
         if self._running is None:
-            loop = asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()  # RuntimeError outside the UI's loop
             fut = loop.run_in_executor(None, self._lister, self.root)
             self._running = fut
 

@@ -83,6 +83,7 @@ def test_http_retries_are_announced_and_the_last_error_says_what_to_check(
     msg = ei.value.message
     assert f"cannot reach http://127.0.0.1:{port}/v1/responses" in msg
     assert "Check that the server is running" in msg and "'mock'" in msg
+    assert "connection error: [Errno 111] Connection refused;" in msg  # not urllib3's repr
     assert not ei.value.retryable
 
 

@@ -198,6 +198,7 @@ class TuiApp:
         self._pastes: dict[str, str] = {}
         self._popup: Popup | None = None
         self._pager_source: list[str] = []  # what the pager shows, as given
+        self._pager_draw: Callable[[int], list[str]] | None = None  # draws it at a width
         self._pager_lines: list[str] = []  # the same, wrapped at `_pager_width`
         self._pager_width = 0
         self._pager_top = 0
@@ -543,7 +544,7 @@ class TuiApp:
         @kb.add("c-t", filter=~pager)
         def _transcript(e: KeyPressEvent) -> None:
             self._flush_output()
-            self.open_pager(self._transcript_lines())
+            self.open_pager(self._transcript_lines)
 
         @kb.add("c-z", filter=~pager)
         def _suspend(e: KeyPressEvent) -> None:
@@ -1204,8 +1205,9 @@ class TuiApp:
             self.request_quit(QuitReason.USER)
 
     # ------------------------------------------------------------------ pager
-    def _transcript_lines(self) -> list[str]:
-        lines = list(self.transcript)
+    def _transcript_lines(self, width: int | None = None) -> list[str]:
+        """Everything so far for the pager, answers drawn `width` wide (default: now)."""
+        lines = self.output.transcript_at(width or self._cols())
         if self._approvals:
             req = self._approvals[0].request
             lines.append("")
@@ -1218,11 +1220,13 @@ class TuiApp:
             lines += self.output.tail_lines
         return lines
 
-    def open_pager(self, lines: list[str]) -> None:
+    def open_pager(self, lines: list[str] | Callable[[int], list[str]]) -> None:
+        """Show `lines` full screen; a function of the width is asked again on a resize."""
         if self.view is View.PAGER:
             return
         self._pager_restore = self.view
-        self._pager_source = lines
+        self._pager_draw = lines if callable(lines) else None
+        self._pager_source = [] if callable(lines) else lines
         self._rewrap_pager()
         self._pager_top = max(0, len(self._pager_lines) - (self._rows() - 1))
         self.writer.erase_live()
@@ -1235,6 +1239,8 @@ class TuiApp:
         keeping the top line's place)."""
         old = len(self._pager_lines)
         self._pager_width = self._cols()
+        if self._pager_draw is not None:
+            self._pager_source = self._pager_draw(self._pager_width)
         self._pager_lines = self.renderer.wrap(self._pager_source, self._pager_width)
         if old:
             self._pager_top = self._pager_top * len(self._pager_lines) // old

@@ -57,6 +57,9 @@ class HistoryQueue:
     def __init__(self, renderer: Renderer) -> None:
         self.renderer = renderer
         self.transcript: list[str] = []
+        # The same, as drawn parts: lines, or an answer chunk's Markdown (source, first,
+        # blank line before), which `transcript_at` draws again at another width.
+        self._parts: list[list[str] | tuple[str, bool, bool]] = []
         self.tail_lines: list[str] = []  # the live answer's incomplete part, rendered
         self._entries: deque[_Cell | _Answer] = deque()
         self._live: _Answer | None = None  # the answer still receiving deltas
@@ -147,6 +150,7 @@ class HistoryQueue:
                 gap = [""] if entry.gap and self.transcript else []
                 out += gap + entry.lines
                 self.transcript += gap + entry.full
+                self._parts.append(gap + entry.full)
                 continue
             entry.flush()
             chunk = entry.md.commit(final=entry.done, max_lines=CHUNK_LINES)
@@ -157,14 +161,29 @@ class HistoryQueue:
                 self._entries.popleft()
                 continue
             body = cells.agent_lines(self.renderer, chunk.source, width, entry.first)
-            if entry.first and self.transcript or chunk.blank_before:
+            blank = bool(entry.first and self.transcript or chunk.blank_before)
+            if blank:
                 body = ["", *body]
+            self._parts.append((chunk.source, entry.first, blank))
             entry.first = False
             out += body
             self.transcript += body
             if deadline is not None and time.monotonic() >= deadline:
                 break
         self._update_tail(width)
+        return out
+
+    def transcript_at(self, width: int) -> list[str]:
+        """The transcript with its answers drawn again `width` columns wide (cells keep the
+        lines they were given; the pager folds the long ones)."""
+        out: list[str] = []
+        for part in self._parts:
+            if isinstance(part, list):
+                out += part
+                continue
+            source, first, blank = part
+            out += ([""] if blank else []) + cells.agent_lines(self.renderer, source, width,
+                                                               first)
         return out
 
     def _update_tail(self, width: int) -> None:

@@ -414,3 +414,23 @@ def test_the_reasoning_headline_is_the_status_while_the_model_thinks(app: TuiApp
     feed(app, P.Reasoning("**Reading the tests**\n\nI will look at"),
          P.AgentMessageDelta("Here"))
     assert "Working" in status()
+
+
+def test_the_transcript_draws_answers_again_at_the_current_width() -> None:
+    from rich.cells import cell_len
+
+    from codex.tui.output import HistoryQueue
+    from codex.tui.render import Renderer
+
+    q = HistoryQueue(Renderer(color_system=None))
+    q.cell(["› question"])
+    words = " ".join(f"word{i}" for i in range(40))
+    q.delta(f"# Title\n\n{words}\n\n- item one\n- item two\n")
+    q.finish_answer()
+    q.frame(100, None)
+    assert q.transcript_at(100) == q.transcript
+    narrow = [visible(x).rstrip() for x in q.transcript_at(40)]
+    assert all(cell_len(x) <= 40 for x in narrow)
+    # Re-flowed by words, not folded mid-word: every word whole on some line.
+    assert all(any(f"word{i}" in ln.split() for ln in narrow) for i in range(40))
+    assert narrow[0] == "› question" and any(ln.endswith("• item two") for ln in narrow)

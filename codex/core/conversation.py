@@ -29,13 +29,14 @@ from codex.core.client import (
     Usage,
 )
 from codex.core.client import ReasoningDelta as ModelReasoningDelta
-from codex.core.history import History
+from codex.core.history import History, reasoning_text
 from codex.core.models import percent_left
 from codex.core.protocol import (
     AgentMessageDelta,
     ContextCompacted,
     Error,
     Event,
+    Reasoning,
     ReasoningDelta,
     StreamError,
     TokenCount,
@@ -135,11 +136,19 @@ class Conversation:
                     self.emit(ReasoningDelta(ev.delta, turn_id=turn_id))
             elif isinstance(ev, ItemDone):
                 items.append(ev.item)
+                if stream_deltas and ev.item.get("type") == "reasoning":
+                    # Shown when it is done, in wire order: before the message that
+                    # follows it streams (after the response it would read as an
+                    # afterthought, and front-ends would have to reorder it).
+                    text = reasoning_text(ev.item)
+                    if text:
+                        self.emit(Reasoning(text, turn_id=turn_id))
             elif isinstance(ev, Completed):
                 usage = ev.usage
             elif isinstance(ev, Reconnecting):
                 items.clear()  # the failed attempt's items are void (and so are its deltas)
-                self.emit(StreamError(ev.message, turn_id=turn_id))
+                self.emit(StreamError(ev.message, turn_id=turn_id, attempt=ev.attempt,
+                                      max_attempts=ev.max_attempts, layer=ev.layer))
         return Sample(items, usage if usage is not None and _reported(usage) else None)
 
     def account(self, sample: Sample, turn_id: str) -> TokenCount:

@@ -364,6 +364,8 @@ class UndoComplete:
     restored: tuple[str, ...] = ()
     message: str = ""
     turn_id: str | None = None
+    removed: tuple[str, ...] = ()  # of `restored`: files the undone turn had created
+    remaining: int | None = None  # turns that a further Undo could still undo
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,10 +386,15 @@ class Warning:  # noqa: A001 - the spec's name; codex never uses the builtin
 
 @dataclass(frozen=True, slots=True)
 class StreamError:
-    """The model stream failed and is being retried (`Reconnecting... N/M (why)`)."""
+    """The model request or stream failed and is being retried (`Reconnecting... N/M (why)`).
+    `attempt` of `max_attempts` (None: not told) lets a front-end show progress without
+    parsing the message."""
 
     message: str
     turn_id: str | None = None
+    attempt: int | None = None
+    max_attempts: int | None = None
+    layer: str = "stream"  # "stream" (spec model-wire.md "Retries") or "request" (HTTP layer)
 
 
 @dataclass(frozen=True, slots=True)

@@ -239,9 +239,16 @@ class Session:
             items = initial_items(cfg.codex_home, cwd, policy, int(cfg["project_doc_max_bytes"]),
                                   doc_names, options.developer_instructions)
             remembered = []
-            rollout, failure = open_rollout(options, session_id, {
+            meta: dict[str, Any] = {
                 "cwd": str(cwd), "originator": options.originator,
-                "model_provider": provider["id"], "instructions": instructions})
+                "model_provider": provider["id"], "instructions": instructions}
+            if not options.ephemeral:
+                from codex.core.git_info import collect_git_info
+
+                git = await collect_git_info(cwd)  # best effort, bounded; None outside git
+                if git is not None:
+                    meta["git"] = git
+            rollout, failure = open_rollout(options, session_id, meta)
             if failure is not None:
                 early.append(failure)
         replayed = tuple(items) if rec is not None else ()
@@ -560,13 +567,16 @@ class Session:
         if isinstance(op, Undo):
             result = self._undo.undo()
             if result is None:
-                self._emit(UndoComplete(False, message="nothing to undo: no turn changed files "
-                                        "with apply_patch in this session"))
+                msg = ("nothing to undo: every turn that changed files has been undone already"
+                       if self._undo.undone else
+                       "nothing to undo: no turn changed files with apply_patch in this session")
+                self._emit(UndoComplete(False, message=msg, remaining=0))
                 return
             ok = not result.failed
             msg = (f"restored {len(result.restored)} file(s)" if ok else
                    "could not restore: " + "; ".join(result.failed))
-            self._emit(UndoComplete(ok, result.restored, msg))
+            self._emit(UndoComplete(ok, result.restored, msg, removed=result.removed,
+                                    remaining=len(self._undo)))
             return
         conv = self._conv
         dropped = conv.history.drop_user_turns(max(0, op.user_turns))

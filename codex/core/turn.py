@@ -20,10 +20,9 @@ from codex.core.history import (
     for_history,
     is_assistant_message,
     message_text,
-    reasoning_text,
 )
 from codex.core.policy import Policy
-from codex.core.protocol import AgentMessage, Event, Reasoning
+from codex.core.protocol import AgentMessage, Event
 from codex.core.tools.context import ApprovalGate, ToolContext
 from codex.core.tools.registry import ToolCall, ToolRegistry
 
@@ -111,9 +110,6 @@ class TurnRunner:
                            policy=self.policy, emit=self.emit, approvals=self.approvals)
 
     def _show(self, item: dict[str, Any]) -> None:
+        # Reasoning items were shown by `Conversation.sample` as they finished streaming.
         if is_assistant_message(item):
             self.emit(AgentMessage(message_text(item), turn_id=self.turn_id))
-        elif item.get("type") == "reasoning":
-            text = reasoning_text(item)
-            if text:
-                self.emit(Reasoning(text, turn_id=self.turn_id))

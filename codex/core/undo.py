@@ -27,8 +27,9 @@ class FileSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class UndoResult:
-    restored: tuple[str, ...]
+    restored: tuple[str, ...]  # every path put back as it was, removed ones included
     failed: tuple[str, ...]  # "path: why"
+    removed: tuple[str, ...] = ()  # of `restored`: files the turn had created, now deleted
 
 
 class UndoLog:
@@ -36,6 +37,7 @@ class UndoLog:
 
     def __init__(self) -> None:
         self._turns: list[tuple[str, dict[Path, FileSnapshot]]] = []
+        self.undone = 0  # turns undone so far
 
     def __len__(self) -> int:
         return len(self._turns)
@@ -54,7 +56,9 @@ class UndoLog:
         if not self._turns:
             return None
         _, kept = self._turns.pop()
+        self.undone += 1
         restored: list[str] = []
+        removed: list[str] = []
         failed: list[str] = []
         for snap in kept.values():
             try:
@@ -63,7 +67,9 @@ class UndoLog:
                 failed.append(f"{snap.path}: {e.strerror or e}")
             else:
                 restored.append(str(snap.path))
-        return UndoResult(tuple(restored), tuple(failed))
+                if snap.content is None:
+                    removed.append(str(snap.path))
+        return UndoResult(tuple(restored), tuple(failed), tuple(removed))
 
 
 def _capture(path: Path) -> FileSnapshot:

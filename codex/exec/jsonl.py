@@ -181,6 +181,8 @@ class JsonlRenderer:
                 "error", message=f"mcp: {ev.server} failed: {ev.reason or 'unknown reason'}"))
 
     def _stream_error(self, ev: P.StreamError) -> None:
+        if ev.layer != "stream":
+            return  # the JSON stream announces stream-layer retries only (HTTP ones: quiet)
         self.line({"type": "error", "message": ev.message})
 
     def _error(self, ev: P.Error) -> None:

@@ -10,12 +10,13 @@ stream, and a frame commits the complete lines, so a fast model cannot starve th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import os
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,13 @@ from prompt_toolkit.layout import (
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.dimension import Dimension
 from prompt_toolkit.output.color_depth import ColorDepth
+from rich.text import Text
 
 from codex.core import protocol as P
 from codex.tui import cells, history
 from codex.tui.banner import fit, short_path
 from codex.tui.commands import SlashCommand, builtin_commands
-from codex.tui.custom_prompts import CustomPrompt, discover, expand
+from codex.tui.custom_prompts import CustomPrompt, PromptArgsError, discover, expand, load
 from codex.tui.early import EarlyComposer, footer_text
 from codex.tui.live import ScrollbackWriter, inline_output
 from codex.tui.output import HistoryQueue
@@ -120,6 +122,8 @@ class Popup:
     selected: int = 0
     filterable: bool = False
     on_cancel: Callable[[], None] | None = None
+    # Tab: complete the item into the composer instead of accepting it (None: accept).
+    on_complete: Callable[[PopupItem], None] | None = None
 
     def refilter(self) -> None:
         q = self.query.lower()
@@ -132,6 +136,8 @@ class Popup:
 class PendingApproval:
     request: P.ExecApprovalRequest | P.PatchApprovalRequest
     selected: int = 0
+    diff_lines: list[str] = field(default_factory=list)  # a patch's whole diff, drawn
+    diff_width: int = 0  # the width diff_lines were drawn at (0: not yet)
 
 
 @dataclass
@@ -191,7 +197,10 @@ class TuiApp:
         self._queued: list[str] = []
         self._pastes: dict[str, str] = {}
         self._popup: Popup | None = None
-        self._pager_lines: list[str] = []
+        self._pager_source: list[str] = []  # what the pager shows, as given
+        self._pager_draw: Callable[[int], list[str]] | None = None  # draws it at a width
+        self._pager_lines: list[str] = []  # the same, wrapped at `_pager_width`
+        self._pager_width = 0
         self._pager_top = 0
         self._last_ctrl_c = 0.0
         self._last_esc = 0.0
@@ -206,11 +215,18 @@ class TuiApp:
         self._history = history.load(opts.home)
         self._custom_prompts: list[CustomPrompt] = discover(opts.home)
         self.commands: dict[str, SlashCommand] = builtin_commands(self)
-        self._files: list[str] | None = None
+        from codex.tui.file_search import FileIndex
+
+        self._file_index = FileIndex(opts.cwd)
         self.exit_code = 0
         self._sent_this_session: list[str] = []
         self.mcp_state: dict[str, tuple[str, list[str]]] = {}
         self._early_ops: list[Any] = []
+        self._replying = 0  # > 0 while handling a user's command (see `replying`)
+        self._reconnecting: str | None = None  # the status line's label while retrying
+        self._declined_patches: set[str] = set()  # call ids the user declined (see _decide)
+        self._reasoning_buf = ""  # the reasoning summary streaming now
+        self._thinking: str | None = None  # its bold headline, the status line's label
         self.buffer = Buffer(multiline=True, history=InMemoryHistory(self._history),
                              on_text_changed=lambda _b: self._on_text_changed())
         self.app = self._build_app()
@@ -232,7 +248,8 @@ class TuiApp:
             ConditionalContainer(Window(FormattedTextControl(self._live_text),
                                         dont_extend_height=True, wrap_lines=False),
                                  Condition(lambda: bool(self.output.tail_lines
-                                                        or self._running))),
+                                                        or self._running
+                                                        or self.output.notices))),
             ConditionalContainer(Window(FormattedTextControl(self._status_text), height=1),
                                  Condition(lambda: self.turn is TurnState.RUNNING)),
             ConditionalContainer(Window(FormattedTextControl(self._queued_text),
@@ -297,6 +314,14 @@ class TuiApp:
                          + self.renderer.style(f" ({secs}s)", "dim"))
             for ln in rc.tail:
                 parts.append(self.renderer.style(cells.truncate("    " + ln, width), "dim"))
+        notices = self.output.notices
+        if notices:
+            # A command's reply, shown now; it goes into the scrollback after the answer.
+            room = max(2, budget - min(len(parts), LIVE_TAIL_MAX))
+            parts.append("")
+            parts.extend(notices[:room])
+            if len(notices) > room:
+                parts.append(self.renderer.style(f"  … +{len(notices) - room} lines", "dim"))
         text = "\n".join(parts)
         if text != self._live_cache[0]:
             # Parsing ANSI is per character: done once per change, not once per redraw.
@@ -306,7 +331,9 @@ class TuiApp:
     def _status_text(self) -> Any:
         secs = int(time.monotonic() - self.turn_started)
         spin = SPINNER[int(time.monotonic() * 10) % len(SPINNER)]
-        label = "Waiting for approval" if self._approvals else "Working"
+        label = "Waiting for approval" if self._approvals else (self._thinking or "Working")
+        if self._reconnecting is not None:
+            label = self._reconnecting
         head = f"{spin} {label} "
         hint = f"({secs}s • esc to interrupt)"
         if len(head) + len(hint) >= self._cols():
@@ -337,7 +364,8 @@ class TuiApp:
         limit = max(3, min(8, self._rows() - 6))
         start = max(0, p.selected - limit + 1)
         if not p.items:
-            out.append(("fg:ansibrightblack", "  no matches"))
+            loading = p.title == "files" and self._file_index.files is None
+            out.append(("fg:ansibrightblack", "  listing files…" if loading else "  no matches"))
         shown = p.items[start:start + limit]
         # Details start in one column: the longest label shown (at most half the width).
         column = min(max(8, width // 2), max((cells.cell_len(it.label) for it in shown),
@@ -393,8 +421,15 @@ class TuiApp:
                 lines.append(r.style(f"    … +{len(cmd) - room} lines (ctrl+t to read all)",
                                      "dim italic"))
         else:
-            body = cells.patch_cell(r, req.changes, True, width, cwd=self.opts.cwd).lines
-            lines.extend(body[:room])
+            # Cut from every line of the diff (not from the scrollback's shortened cell), so
+            # the count of hidden lines is the diff's.
+            if pa.diff_width != width:  # drawn once per width, not on every redraw
+                cell = cells.patch_cell(r, req.changes, True, width, cwd=self.opts.cwd,
+                                        proposed=True)
+                pa.diff_lines, pa.diff_width = cell.full or [], width
+            body = pa.diff_lines
+            lines.extend(cells.truncate_ansi(r, Text.from_ansi(ln), width)
+                         for ln in body[:room])
             if len(body) > room:
                 lines.append(r.style(f"  … +{len(body) - room} lines (ctrl+t to read all)",
                                      "dim italic"))
@@ -414,6 +449,8 @@ class TuiApp:
 
     def _pager_text(self) -> Any:
         rows = self._rows() - 1
+        if self._cols() != self._pager_width:
+            self._rewrap_pager()
         lines = self._pager_lines[self._pager_top:self._pager_top + rows]
         footer = self.renderer.style(
             f" {min(self._pager_top + rows, len(self._pager_lines))}/{len(self._pager_lines)}"
@@ -431,10 +468,13 @@ class TuiApp:
         popup = Condition(lambda: self._popup is not None)
 
         @kb.add("enter", filter=composing & popup)
-        @kb.add("tab", filter=composing & popup)
         @kb.add("enter", filter=picker)
         def _accept(e: KeyPressEvent) -> None:
             self._accept_popup()
+
+        @kb.add("tab", filter=composing & popup)
+        def _complete(e: KeyPressEvent) -> None:
+            self._accept_popup(complete=True)
 
         @kb.add("up", filter=popup)
         @kb.add("c-p", filter=popup)
@@ -504,7 +544,14 @@ class TuiApp:
         @kb.add("c-t", filter=~pager)
         def _transcript(e: KeyPressEvent) -> None:
             self._flush_output()
-            self.open_pager(self._transcript_lines())
+            self.open_pager(self._transcript_lines)
+
+        @kb.add("c-z", filter=~pager)
+        def _suspend(e: KeyPressEvent) -> None:
+            # Job control, as in any terminal program: the live area is erased and the
+            # terminal restored before SIGTSTP stops the process group; `fg` redraws it.
+            if hasattr(signal, "SIGTSTP"):
+                self.app.suspend_to_background()
 
         @kb.add("c-l")
         def _redraw(e: KeyPressEvent) -> None:
@@ -524,7 +571,8 @@ class TuiApp:
             if self.buffer.text:
                 self.buffer.insert_text("?")
             else:
-                self.emit(self._shortcuts_cell())
+                with self.replying():
+                    self.emit(self._shortcuts_cell())
 
         # -- approval modal
         for decision, key, _l1, _l2 in _APPROVAL_OPTIONS:
@@ -591,10 +639,23 @@ class TuiApp:
 
     def emit(self, lines: list[str], full: list[str] | None = None, *,
              gap: bool = True) -> None:
-        """Queue a finished cell for the scrollback (one blank line before it)."""
+        """Queue a finished cell for the scrollback (one blank line before it). While a
+        slash command runs (`_replying`), the cell is its reply: shown at once."""
         if lines:
-            self.output.cell(lines, full, gap=gap)
+            self.output.cell(lines, full, gap=gap, notice=self._replying > 0)
             self._schedule_frame()
+            if self._replying:
+                self.app.invalidate()
+
+    @contextlib.contextmanager
+    def replying(self) -> Iterator[None]:
+        """Cells emitted inside are replies to what the user just did (slash command,
+        picker choice, `?`): shown at once even behind a streaming answer."""
+        self._replying += 1
+        try:
+            yield
+        finally:
+            self._replying -= 1
 
     def _schedule_frame(self, *, soon: bool = False) -> None:
         if self._frame_handle is not None:
@@ -641,6 +702,8 @@ class TuiApp:
                 slice_end = time.monotonic() + PUMP_SLICE_S
             ev = await session.next_event()
             handler = handlers.get(type(ev))
+            if self._reconnecting is not None and not isinstance(ev, P.StreamError | P.TokenCount):
+                self._reconnecting = None  # the model answers again (or the turn ended)
             if handler is not None:
                 handler(ev)
             if isinstance(ev, P.ShutdownComplete):
@@ -657,7 +720,7 @@ class TuiApp:
             P.UserMessage: self._on_user_message,
             P.AgentMessageDelta: self._on_agent_delta,
             P.AgentMessage: self._on_agent_message,
-            P.ReasoningDelta: lambda ev: None,
+            P.ReasoningDelta: self._on_reasoning_delta,
             P.Reasoning: self._on_reasoning,
             P.ExecBegin: self._on_exec_begin,
             P.ExecOutputDelta: self._on_exec_output,
@@ -675,13 +738,22 @@ class TuiApp:
             P.UndoComplete: self._on_undo,
             P.Warning: lambda ev: self.emit(cells.warning(self.renderer, ev.message,
                                                           self._cols())),
-            P.StreamError: lambda ev: self.emit(cells.warning(self.renderer, ev.message,
-                                                              self._cols())),
+            P.StreamError: self._on_stream_error,
             P.Error: lambda ev: self.emit(cells.error(self.renderer, ev.message, self._cols())),
             P.TurnComplete: self._on_turn_end,
             P.TurnAborted: self._on_turn_end,
             P.ShutdownComplete: lambda ev: None,
         }
+
+    def _on_stream_error(self, ev: P.StreamError) -> None:
+        """A retry: shown in the status line only (`Reconnecting… 2/4`); if they all fail,
+        the turn's Error says why and what to check."""
+        if ev.attempt is not None and ev.max_attempts is not None:
+            self._reconnecting = f"Reconnecting… {ev.attempt}/{ev.max_attempts}"
+        else:
+            self._reconnecting = ev.message
+        if self.turn is not TurnState.RUNNING:
+            self.emit(cells.warning(self.renderer, ev.message, self._cols()))
 
     def _on_configured(self, ev: P.SessionConfigured) -> None:
         self.configured = ev
@@ -702,6 +774,8 @@ class TuiApp:
     def _on_turn_started(self, ev: P.TurnStarted) -> None:
         self.turn = TurnState.RUNNING
         self.turn_started = time.monotonic()
+        self.output.new_turn()
+        self._thinking, self._reasoning_buf = None, ""
         self._turn_patch_count = 0
         if self._tick_task is None or self._tick_task.done():
             self._tick_task = asyncio.ensure_future(self._tick())
@@ -717,9 +791,11 @@ class TuiApp:
         if self._queued and self._queued[0] == ev.text:
             self._queued.pop(0)
         text = ev.text + (f"\n[{ev.images} image(s)]" if ev.images else "")
-        self.emit(cells.user_message(self.renderer, text, self._cols()))
+        self.emit(cells.user_message(self.renderer, text, self._cols(), cells.USER_LINES_SHOWN),
+                  cells.user_message(self.renderer, text, self._cols()))
 
     def _on_agent_delta(self, ev: P.AgentMessageDelta) -> None:
+        self._thinking = None
         self.output.delta(ev.delta)  # the pump schedules the frame
 
     def _on_agent_message(self, ev: P.AgentMessage) -> None:
@@ -727,7 +803,16 @@ class TuiApp:
         self.last_agent_message = ev.text
         self._schedule_frame()
 
+    def _on_reasoning_delta(self, ev: P.ReasoningDelta) -> None:
+        # The model's headline (`**Checking the tests**`) names what it is doing: the status
+        # line shows it while it thinks.
+        self._reasoning_buf += ev.delta
+        heads = cells.bold_spans(self._reasoning_buf)
+        if heads:
+            self._thinking = cells.truncate(heads[-1], 60)
+
     def _on_reasoning(self, ev: P.Reasoning) -> None:
+        self._reasoning_buf = ""
         self.output.finish_answer()
         self.emit(cells.reasoning(self.renderer, ev.text, self._cols(), self.show_raw_reasoning))
 
@@ -753,6 +838,9 @@ class TuiApp:
 
     def _on_patch_end(self, ev: P.PatchEnd) -> None:
         self.output.finish_answer()
+        if ev.call_id in self._declined_patches:
+            self._declined_patches.discard(ev.call_id)
+            return  # `✗ declined: …` said it already
         self._turn_patch_count += 1
         cell = cells.patch_cell(self.renderer, ev.changes, ev.success, self._cols(),
                                 cwd=self.opts.cwd)
@@ -788,10 +876,23 @@ class TuiApp:
         self.emit(cells.info(self.renderer, f"Context compacted{left}", self._cols()))
 
     def _on_undo(self, ev: P.UndoComplete) -> None:
+        def names(paths: Any) -> str:
+            return ", ".join(cells.display_path(p, self.opts.cwd) for p in paths)
+
         if ev.success:
-            names = ", ".join(ev.restored) or "nothing to restore"
-            self.emit(cells.info(self.renderer, f"Undo: restored {names}", self._cols(),
-                                 style="green"))
+            removed = set(ev.removed)
+            parts = [f"restored {names(p for p in ev.restored if p not in removed)}"
+                     if len(removed) < len(ev.restored) else "",
+                     f"removed {names(ev.removed)}" if removed else ""]
+            text = "Undo: " + ("; ".join(p for p in parts if p) or "nothing to restore")
+            if ev.remaining == 0:
+                text += " · nothing more to undo"
+            elif ev.remaining:
+                text += (f" · /undo again undoes the turn before ({ev.remaining} more "
+                         f"turn{'s' if ev.remaining > 1 else ''} can be undone)")
+            self.emit(cells.info(self.renderer, text, self._cols(), style="green"))
+        elif ev.remaining == 0 and not ev.restored:
+            self.emit(cells.info(self.renderer, "Undo: " + ev.message, self._cols()))
         else:
             self.emit(cells.error(self.renderer, f"Undo failed: {ev.message}", self._cols()))
 
@@ -804,6 +905,7 @@ class TuiApp:
 
     def _on_turn_end(self, ev: Any) -> None:
         self.output.finish_answer()
+        self.output.new_turn()
         self.turn = TurnState.IDLE
         self._approvals.clear()
         if self.view is View.APPROVAL:
@@ -831,11 +933,17 @@ class TuiApp:
             subject = req.command
         else:
             self.submit(P.PatchApproval(req.call_id, decision))
-            subject = ", ".join(c.path for c in req.changes)
+            subject = ", ".join(cells.display_path(c.path, self.opts.cwd) for c in req.changes)
         approved = decision in (P.ReviewDecision.APPROVED, P.ReviewDecision.APPROVED_FOR_SESSION)
         note = "for this session" if decision is P.ReviewDecision.APPROVED_FOR_SESSION else (
             "and stopped the turn" if decision is P.ReviewDecision.ABORT else "")
-        self.emit(cells.approval_record(self.renderer, approved, subject, self._cols(), note))
+        # One line per decline: a declined command's own cell (ExecEnd, `✗ Declined …`) is
+        # its record; a declined patch's record stands for its PatchEnd.
+        if decision is not P.ReviewDecision.DENIED or not isinstance(req, P.ExecApprovalRequest):
+            self.emit(cells.approval_record(self.renderer, approved, subject, self._cols(),
+                                            note))
+        if decision is P.ReviewDecision.DENIED and isinstance(req, P.PatchApprovalRequest):
+            self._declined_patches.add(req.call_id)
         if not self._approvals:
             self.view = View.COMPOSER
 
@@ -858,45 +966,76 @@ class TuiApp:
     def _open_slash_popup(self, query: str) -> None:
         items = [PopupItem("/" + c.name, c.description, c.name)
                  for c in self.commands.values() if c.name.startswith(query)]
-        items += [PopupItem("/" + p.name, p.description, p.name)
+        items += [PopupItem("/" + p.name, " ".join(filter(None, (p.argument_hint,
+                                                                  p.description))), p.name)
                   for p in self._custom_prompts if p.name.startswith(query)]
         if not items:
             self._popup = None
             return
-        self._popup = Popup("commands", items, self._accept_slash)
+        self._popup = Popup("commands", items, self._accept_slash,
+                            on_complete=self._complete_slash)
+
+    def _custom_prompt(self, name: str) -> CustomPrompt | None:
+        return next((p for p in self._custom_prompts if p.name == name), None)
+
+    def _complete_slash(self, item: PopupItem) -> None:
+        """Tab: `/NAME ` in the composer, for arguments to be typed after it."""
+        text = f"/{item.value} "
+        self.buffer.document = Document(text, len(text))
+        self._popup = None
 
     def _accept_slash(self, item: PopupItem) -> None:
+        """Enter: run the command, except a custom prompt that takes arguments, which is
+        completed like Tab (sending it with its placeholders empty helps no one)."""
+        prompt = self._custom_prompt(str(item.value))
+        if prompt is not None and prompt.takes_arguments:
+            self._complete_slash(item)
+            return
         self.buffer.reset()
         self._run_slash(str(item.value), "")
 
     def _open_file_popup(self, query: str) -> None:
+        """The `@` finder's popup for `query`. The file list is read (again) off the UI
+        thread on a new `@` token or when stale; the popup re-ranks when it arrives."""
+        index = self._file_index
+        if not query or index.stale():
+            index.refresh(self._on_files_listed)
+        self._rank_files(query)
+
+    def _rank_files(self, query: str) -> None:
         from codex.tui import file_search
 
-        if self._files is None:
-            self._files = file_search.list_files(self.opts.cwd)
-        found = file_search.rank(query, self._files)
+        found = file_search.rank(query, self._file_index.files or [])
         self._popup = Popup("files", [PopupItem(f, "", f) for f in found], self._accept_file)
+
+    def _on_files_listed(self) -> None:
+        p = self._popup
+        if p is not None and p.title == "files":
+            word = self.buffer.document.get_word_before_cursor(WORD=True)
+            if word.startswith("@"):
+                self._rank_files(word[1:])
+                self.app.invalidate()
 
     def _accept_file(self, item: PopupItem) -> None:
         doc = self.buffer.document
         word = doc.get_word_before_cursor(WORD=True)
         self.buffer.delete_before_cursor(len(word))
-        path = str(item.value)
-        self.buffer.insert_text(("@" if False else "") + path + " ")
+        self.buffer.insert_text(str(item.value) + " ")
         self._popup = None
 
-    def _accept_popup(self) -> None:
+    def _accept_popup(self, *, complete: bool = False) -> None:
         p = self._popup
         if p is None:
             return
         if not p.items:
-            if not p.is_picker:
+            if not p.is_picker and not complete:
                 self._popup = None
                 self._submit_composer()
             return
         item = p.items[p.selected]
         self._close_popup(cancelled=False)
-        p.on_accept(item)
+        with self.replying():
+            (p.on_complete if complete and p.on_complete is not None else p.on_accept)(item)
 
     def _close_popup(self, cancelled: bool) -> None:
         p = self._popup
@@ -915,7 +1054,7 @@ class TuiApp:
 
     def _paste(self, data: str) -> None:
         data = data.replace("\r\n", "\n").replace("\r", "\n")
-        n = data.count("\n") + 1
+        n = len(data.splitlines())  # a final newline ends the last line, it adds none
         if n > PASTE_PLACEHOLDER_LINES or len(data) > PASTE_PLACEHOLDER_CHARS:
             label = f"[Pasted {n:,} lines]" if n > 1 else f"[Pasted {len(data):,} chars]"
             while label in self._pastes:
@@ -936,7 +1075,16 @@ class TuiApp:
             return
         if raw.startswith("/") and "\n" not in raw.split(" ", 1)[0]:
             name, _, rest = raw[1:].partition(" ")
-            if name in self.commands or any(p.name == name for p in self._custom_prompts):
+            prompt = self._custom_prompt(name)
+            if prompt is not None:
+                with self.replying():
+                    text = self._expand_prompt(prompt, self._expand_pastes(rest))
+                if text is not None:  # else: the error is shown, the text stays to be fixed
+                    self._pastes.clear()
+                    self.buffer.reset(append_to_history=True)
+                    self.send_user_text(text, record=raw.strip())
+                return
+            if name in self.commands:
                 self.buffer.reset(append_to_history=True)
                 self._run_slash(name, rest)
                 return
@@ -961,23 +1109,35 @@ class TuiApp:
         self.submit(P.UserTurn(tuple(items), sandbox_mode=sandbox_mode))
 
     def _run_slash(self, name: str, args: str) -> None:
+        with self.replying():
+            self._run_slash_now(name, args)
+
+    def _run_slash_now(self, name: str, args: str) -> None:
         cmd = self.commands.get(name)
         if cmd is None:
-            prompt = next((p for p in self._custom_prompts if p.name == name), None)
+            prompt = self._custom_prompt(name)
             if prompt is not None:
-                try:
-                    template = prompt.path.read_text(encoding="utf-8", errors="replace")
-                except OSError as e:
-                    self.emit(cells.error(self.renderer, f"{prompt.path}: {e.strerror}",
-                                          self._cols()))
-                    return
-                self.send_user_text(expand(template, args), record=f"/{name} {args}".strip())
+                text = self._expand_prompt(prompt, args)
+                if text is not None:
+                    self.send_user_text(text, record=f"/{name} {args}".strip())
             return
         if self.turn is TurnState.RUNNING and not cmd.during_turn:
             self.emit(cells.warning(self.renderer, f"/{name} cannot run while a turn is running"
                                     " (press esc to interrupt it first)", self._cols()))
             return
         cmd.run(args)
+
+    def _expand_prompt(self, prompt: CustomPrompt, args: str) -> str | None:
+        """The custom prompt's text with `args` filled in, or None after showing why not."""
+        try:
+            return expand(load(prompt), args)
+        except OSError as e:
+            self.emit(cells.error(self.renderer, f"{prompt.path}: {e.strerror}", self._cols()))
+        except PromptArgsError as e:
+            usage = prompt.argument_hint or " ".join(n + "=…" for n in prompt.named)
+            hint = f" (usage: /{prompt.name} {usage})" if usage else ""
+            self.emit(cells.error(self.renderer, f"/{prompt.name}: {e}{hint}", self._cols()))
+        return None
 
     def _open_history_search(self) -> None:
         entries = list(reversed(self._history + [h for h in self._session_history()]))
@@ -1045,30 +1205,45 @@ class TuiApp:
             self.request_quit(QuitReason.USER)
 
     # ------------------------------------------------------------------ pager
-    def _transcript_lines(self) -> list[str]:
-        lines = list(self.transcript)
+    def _transcript_lines(self, width: int | None = None) -> list[str]:
+        """Everything so far for the pager, answers drawn `width` wide (default: now)."""
+        lines = self.output.transcript_at(width or self._cols())
         if self._approvals:
             req = self._approvals[0].request
             lines.append("")
             if isinstance(req, P.PatchApprovalRequest):
                 lines += cells.patch_cell(self.renderer, req.changes, True, self._cols(),
-                                          cwd=self.opts.cwd).full or []
+                                          cwd=self.opts.cwd, proposed=True).full or []
             else:
                 lines.append("$ " + sanitize(req.command))
         if self.output.answering:
             lines += self.output.tail_lines
         return lines
 
-    def open_pager(self, lines: list[str]) -> None:
+    def open_pager(self, lines: list[str] | Callable[[int], list[str]]) -> None:
+        """Show `lines` full screen; a function of the width is asked again on a resize."""
         if self.view is View.PAGER:
             return
         self._pager_restore = self.view
-        self._pager_lines = lines
-        self._pager_top = max(0, len(lines) - (self._rows() - 1))
+        self._pager_draw = lines if callable(lines) else None
+        self._pager_source = [] if callable(lines) else lines
+        self._rewrap_pager()
+        self._pager_top = max(0, len(self._pager_lines) - (self._rows() - 1))
         self.writer.erase_live()
         self.app.renderer.full_screen = True
         self.view = View.PAGER
         self.app.invalidate()
+
+    def _rewrap_pager(self) -> None:
+        """Every line whole, folded at the terminal's width now (again after a resize,
+        keeping the top line's place)."""
+        old = len(self._pager_lines)
+        self._pager_width = self._cols()
+        if self._pager_draw is not None:
+            self._pager_source = self._pager_draw(self._pager_width)
+        self._pager_lines = self.renderer.wrap(self._pager_source, self._pager_width)
+        if old:
+            self._pager_top = self._pager_top * len(self._pager_lines) // old
 
     def close_pager(self) -> None:
         r = self.app.renderer
@@ -1206,7 +1381,8 @@ class TuiApp:
                 ("↑/↓", "prompt history"), ("ctrl+r", "search history"),
                 ("ctrl+t", "transcript"), ("ctrl+g", "edit in $EDITOR"),
                 ("@", "insert a file path"), ("/", "commands"), ("!cmd", "run a shell command"),
-                ("ctrl+c", "interrupt / clear / quit"), ("ctrl+d", "quit")]
+                ("ctrl+c", "interrupt / clear / quit"), ("ctrl+d", "quit"),
+                ("ctrl+z", "suspend (fg resumes)")]
         r = self.renderer
         return [r.style("Shortcuts", "bold")] + [
             "  " + r.style(f"{k:<8}", "cyan") + " " + v for k, v in rows]

@@ -8,6 +8,7 @@ that also has a longer form for the transcript (Ctrl-T) returns a `Cell(lines, f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from codex.tui.sanitize import sanitize
 
 OUTPUT_HEAD = 3  # command output lines shown before the "… +N lines" marker
 OUTPUT_TAIL = 3
+USER_LINES_SHOWN = 12  # of a long user message in the scrollback; the transcript has all
 DIFF_LINES_SHOWN = 40  # per patch cell in the scrollback; the transcript has all of them
 BULLET = "• "
 INDENT = "  "
@@ -46,8 +48,20 @@ def _prefixed(lines: Sequence[str], first: str, rest: str) -> list[str]:
             for i, line in enumerate(lines)]
 
 
-def user_message(r: Renderer, text: str, width: int) -> list[str]:
-    body = r.text(Text(sanitize(text), style="bold"), width - 2)
+def user_message(r: Renderer, text: str, width: int,
+                 max_lines: int | None = None) -> list[str]:
+    """The user's message; with `max_lines`, its first lines and `… +N lines` (a long paste
+    does not flood the scrollback; the transcript has it whole)."""
+    text = sanitize(text).rstrip("\n")
+    hidden = 0
+    if max_lines is not None:
+        src = text.split("\n")
+        if len(src) > max_lines + 1:
+            hidden = len(src) - max_lines
+            text = "\n".join(src[:max_lines])
+    body = r.text(Text(text, style="bold"), width - 2)
+    if hidden:
+        body.append(_styled(r, f"… +{hidden:,} lines (ctrl+t to view)", "dim italic"))
     return _prefixed(body or [""], _styled(r, "› ", "bold cyan"), INDENT)
 
 
@@ -57,14 +71,40 @@ def agent_lines(r: Renderer, source: str, width: int, first: bool) -> list[str]:
     return _prefixed(body, BULLET if first else INDENT, INDENT)
 
 
+_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
+
+
+def bold_spans(text: str) -> list[str]:
+    """The closed `**bold**` (or `__bold__`) spans of `text`, in order."""
+    return [m.group(1) or m.group(2) for m in _BOLD.finditer(text)]
+
+
+def emphasis_text(line: str) -> Text:
+    """One line of Markdown whose `**bold**` (or `__bold__`) spans become bold text, the
+    markers dropped: `**Thinking** about it` → "Thinking about it" with "Thinking" bold."""
+    t = Text()
+    pos = 0
+    for m in _BOLD.finditer(line):
+        t.append(line[pos:m.start()])
+        t.append(m.group(1) or m.group(2), style="bold")
+        pos = m.end()
+    t.append(line[pos:])
+    return t
+
+
 def reasoning(r: Renderer, text: str, width: int, full: bool) -> list[str]:
+    """A reasoning summary: its first line (the model's bold headline, markers removed), or
+    every line when `full` (`show_raw_agent_reasoning`)."""
     text = sanitize(text).strip()
     if not text:
         return []
-    if not full:
-        first = text.splitlines()[0].strip().strip("*").strip()
-        text = first
-    return _prefixed(r.text(Text(text, style="dim italic"), width - 2), BULLET, INDENT)
+    lines = text.splitlines() if full else text.splitlines()[:1]
+    body: list[str] = []
+    for ln in lines:
+        t = emphasis_text(ln.strip() if not full else ln)
+        t.stylize("dim italic")
+        body += r.text(t, width - 2) or [""]
+    return _prefixed(body, BULLET, INDENT)
 
 
 def info(r: Renderer, text: str, width: int, style: str = "dim") -> list[str]:
@@ -89,20 +129,27 @@ def command_title(command: str) -> str:
 def exec_cell(r: Renderer, command: str, exit_code: int | None, duration_s: float,
               output: str, status: str, width: int, *, user_shell: bool = False) -> Cell:
     """A finished command: `• Ran cmd`, its status, and the first/last lines of output."""
-    ok = status == "completed"
-    mark = ("✓", "green") if ok else ("✗", "red")
+    mark = {"completed": ("✓", "green"), "running": ("•", "cyan")}.get(status, ("✗", "red"))
     verb = {"declined": "Declined", "aborted": "Interrupted", "running": "Running"}.get(
         status, "Ran" if not user_shell else "You ran")
     detail = f"{duration_s:.1f}s" if duration_s >= 0.05 else ""
     if exit_code not in (None, 0):
         detail = f"exit {exit_code}" + (f" · {detail}" if detail else "")
-    head = Text()
-    head.append(mark[0] + " ", style=f"bold {mark[1]}")
-    head.append(verb + " ", style="bold")
-    head.append(command_title(command))
-    if detail:
-        head.append(f"  {detail}", style="dim")
-    lines = [truncate_ansi(r, head, width)]
+    def header(cmd: str) -> Text:
+        head = Text()
+        head.append(mark[0] + " ", style=f"bold {mark[1]}")
+        head.append(verb + " ", style="bold")
+        head.append(cmd)
+        if detail:
+            head.append(f"  {detail}", style="dim")
+        return head
+
+    # Cut the command, never its outcome: the mark, verb and `exit N · 1.2s` always show.
+    fixed = cell_len(header("").plain)
+    lines = [truncate_ansi(r, header(truncate(command_title(command),
+                                              max(8, width - fixed))), width)]
+    # The transcript's header: the whole command, every line of it (the pager wraps it).
+    full_head = r.lines(header(sanitize(command).strip()), 10_000)
     out_lines = sanitize(output).rstrip("\n").splitlines()
     shown: list[str | None] = list(out_lines)
     if len(out_lines) > OUTPUT_HEAD + OUTPUT_TAIL + 1:
@@ -115,8 +162,8 @@ def exec_cell(r: Renderer, command: str, exit_code: int | None, duration_s: floa
             body.append(lead + _styled(r, f"… +{hidden} lines (ctrl+t to view)", "dim italic"))
         else:
             body.append(lead + _styled(r, truncate(ln, width - 4), "dim"))
-    full = [lines[0]] + [("  └ " if i == 0 else "    ") + _styled(r, ln, "dim")
-                         for i, ln in enumerate(out_lines)]
+    full = full_head + [("  └ " if i == 0 else "    ") + _styled(r, ln, "dim")
+                        for i, ln in enumerate(out_lines)]
     return Cell(lines + body, full)
 
 
@@ -147,12 +194,15 @@ def display_path(path: str, cwd: object | None) -> str:
 
 
 def patch_cell(r: Renderer, changes: Sequence[object], success: bool, width: int,
-               *, title: str | None = None, cwd: object | None = None) -> Cell:
+               *, title: str | None = None, cwd: object | None = None,
+               proposed: bool = False) -> Cell:
     """Per-file coloured unified diffs with `+N -M` counts. `changes` are FileChange-like
-    objects (path, kind, diff, move_path)."""
+    objects (path, kind, diff, move_path). `proposed`: edits not applied yet (an approval
+    question): no outcome mark, verbs in the imperative ("Add", not "✓ Added")."""
     lines: list[str] = []
     full: list[str] = []
-    verbs = {"add": "Added", "delete": "Deleted", "update": "Edited"}
+    verbs = {"add": "Add", "delete": "Delete", "update": "Edit"} if proposed else {
+        "add": "Added", "delete": "Deleted", "update": "Edited"}
     if title:
         lines.append(_styled(r, title, "bold"))
         full.append(lines[-1])
@@ -163,7 +213,11 @@ def patch_cell(r: Renderer, changes: Sequence[object], success: bool, width: int
         diff = sanitize(str(getattr(ch, "diff", "") or ""))
         plus, minus = diff_stats(diff)
         head = Text()
-        head.append(("✓ " if success else "✗ "), style="bold green" if success else "bold red")
+        if proposed:
+            head.append("• ", style="bold")
+        else:
+            head.append(("✓ " if success else "✗ "),
+                        style="bold green" if success else "bold red")
         head.append(verbs.get(kind, "Changed") + " ", style="bold")
         head.append(path + (f" → {display_path(sanitize(str(move)), cwd)}" if move else ""))
         head.append(" (", style="dim")
@@ -171,22 +225,24 @@ def patch_cell(r: Renderer, changes: Sequence[object], success: bool, width: int
         head.append(" ", style="dim")
         head.append(f"-{minus}", style="red")
         head.append(")", style="dim")
-        head_line = truncate_ansi(r, head, width)
-        body = [_diff_line(r, ln, width - 4) for ln in diff.splitlines()
-                if not ln.startswith(("---", "+++", "diff --git", "index "))]
-        lines.append(head_line)
-        full.append(head_line)
+        diff_lines = [ln for ln in diff.splitlines()
+                      if not ln.startswith(("---", "+++", "diff --git", "index "))]
+        body = [_diff_line(r, ln, width - 4) for ln in diff_lines]
+        lines.append(truncate_ansi(r, head, width))
+        full.append(r.lines(head, 10_000)[0])
         shown = body[:DIFF_LINES_SHOWN]
         lines.extend("    " + b for b in shown)
         if len(body) > len(shown):
             lines.append("    " + _styled(r, f"… +{len(body) - len(shown)} lines "
                                            "(ctrl+t to view)", "dim italic"))
-        full.extend("    " + b for b in body)
+        full.extend("    " + _diff_line(r, ln, None) for ln in diff_lines)
     return Cell(lines, full)
 
 
-def _diff_line(r: Renderer, ln: str, width: int) -> str:
-    ln = truncate(ln, width)
+def _diff_line(r: Renderer, ln: str, width: int | None) -> str:
+    """A diff line coloured by its kind, cut to `width` (None: whole, for the transcript)."""
+    if width is not None:
+        ln = truncate(ln, width)
     if ln.startswith("+"):
         return _styled(r, ln, "green")
     if ln.startswith("-"):
@@ -240,7 +296,7 @@ def mcp_cell(r: Renderer, server: str, tool: str, arguments: object, result: obj
     lines = [truncate_ansi(r, head, width)]
     body = [("  └ " if i == 0 else "    ") + _styled(r, truncate(s, width - 4), "dim")
             for i, s in enumerate(summary[:OUTPUT_HEAD + OUTPUT_TAIL])]
-    full = lines + [("  └ " if i == 0 else "    ") + _styled(r, s, "dim")
+    full = r.lines(head, 10_000) + [("  └ " if i == 0 else "    ") + _styled(r, s, "dim")
                     for i, s in enumerate(summary)]
     return Cell(lines + body, full)
 

@@ -180,7 +180,7 @@ class Commands:
 
     def resume(self, args: str) -> None:
         from codex.tui.app import PopupItem
-        from codex.tui.sessions import previews
+        from codex.tui.sessions import label, previews
 
         ui = self.ui
         found = [s for s in previews(ui.opts.home, ui.opts.cwd)
@@ -188,8 +188,9 @@ class Commands:
         if not found:
             self._info("no other recorded sessions in this folder")
             return
-        items = [PopupItem(s.first_message.splitlines()[0] if s.first_message else "(empty)",
-                           _ago(s.entry.updated_at), s) for s in found]
+        items = [PopupItem(label(s), " · ".join(x for x in (_ago(s.entry.updated_at),
+                                                             s.branch) if x), s)
+                 for s in found]
         ui.open_picker("resume a session", items,
                        lambda it: asyncio.ensure_future(ui.new_session(it.value.path)),
                        filterable=True)

@@ -7,9 +7,12 @@ checkout, or without git, a walk that honours the top-level .gitignore's simple 
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import os
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 MAX_FILES = 50_000
@@ -28,6 +31,48 @@ def list_files(root: Path) -> list[str]:
     except (OSError, subprocess.SubprocessError):
         pass
     return _walk(root)
+
+
+class FileIndex:
+    """The file list of one folder for the `@` finder, read off the UI thread and read again
+    when it may be out of date (files are created while the UI runs): on each new `@` token,
+    and when older than `max_age_s` seconds. One listing runs at a time."""
+
+    def __init__(self, root: Path, *, max_age_s: float = 3.0,
+                 lister: Callable[[Path], list[str]] = list_files) -> None:
+        self.root = root
+        self.max_age_s = max_age_s
+        self.files: list[str] | None = None  # None until the first listing finished
+        self._lister = lister
+        self._loaded_at = 0.0
+        self._running: asyncio.Future[list[str]] | None = None
+
+    @property
+    def loading(self) -> bool:
+        return self._running is not None
+
+    def stale(self) -> bool:
+        return self.files is None or time.monotonic() - self._loaded_at > self.max_age_s
+
+    def refresh(self, on_done: Callable[[], None] | None = None) -> asyncio.Future[list[str]]:
+        """Start a listing in a worker thread unless one is running; `on_done` runs on the
+        loop once the new list is in `files` (not on failure: the old list stays)."""
+        if self._running is None:
+            loop = asyncio.get_running_loop()  # RuntimeError outside the UI's loop
+            fut = loop.run_in_executor(None, self._lister, self.root)
+            self._running = fut
+
+            def done(f: asyncio.Future[list[str]]) -> None:
+                self._running = None
+                if f.cancelled() or f.exception() is not None:
+                    return
+                self.files = f.result()
+                self._loaded_at = time.monotonic()
+                if on_done is not None:
+                    on_done()
+
+            fut.add_done_callback(done)
+        return self._running
 
 
 def _ignore_patterns(root: Path) -> list[str]:

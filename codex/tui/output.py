@@ -31,6 +31,7 @@ class _Cell:
     lines: list[str]
     full: list[str]  # the transcript's version
     gap: bool
+    notice: bool = False  # a reply to the user: shown in the live area while it waits
 
 
 @dataclass
@@ -56,16 +57,38 @@ class HistoryQueue:
     def __init__(self, renderer: Renderer) -> None:
         self.renderer = renderer
         self.transcript: list[str] = []
+        # The same, as drawn parts: lines, or an answer chunk's Markdown (source, first,
+        # blank line before), which `transcript_at` draws again at another width.
+        self._parts: list[list[str] | tuple[str, bool, bool]] = []
         self.tail_lines: list[str] = []  # the live answer's incomplete part, rendered
         self._entries: deque[_Cell | _Answer] = deque()
         self._live: _Answer | None = None  # the answer still receiving deltas
         self._tail_key: tuple[str, int, bool] | None = None
+        # Streamed text no AgentMessage has claimed yet: a message whose text was streamed is
+        # never printed again, even when something closed its answer before it arrived.
+        self._unclaimed = ""
 
     # -- input ---------------------------------------------------------------------------
-    def cell(self, lines: list[str], full: list[str] | None = None, *, gap: bool = True) -> None:
-        """Queue a finished cell (`gap`: one blank line before it, unless it is the first)."""
+    def cell(self, lines: list[str], full: list[str] | None = None, *, gap: bool = True,
+             notice: bool = False) -> None:
+        """Queue a finished cell (`gap`: one blank line before it, unless it is the first).
+        A `notice` (a slash command's reply) waiting behind an answer is in `notices` until
+        it is printed, for the live area to show at once."""
         if lines:
-            self._entries.append(_Cell(lines, full or lines, gap))
+            self._entries.append(_Cell(lines, full or lines, gap, notice))
+
+    @property
+    def notices(self) -> list[str]:
+        """The lines of the notices that wait behind an answer still being streamed or
+        rendered (a notice with nothing before it is printed by the next frame)."""
+        out: list[str] = []
+        behind = False
+        for e in self._entries:
+            if isinstance(e, _Answer):
+                behind = True
+            elif e.notice and behind:
+                out += e.lines
+        return out
 
     def delta(self, text: str) -> None:
         """Text of the answer being streamed (starts one when none is)."""
@@ -74,14 +97,27 @@ class HistoryQueue:
             self._entries.append(self._live)
         self._live.raw.append(text)
         self._live.waiting = False
+        self._unclaimed += text
 
     def message(self, text: str) -> None:
-        """The answer's whole text (AgentMessage): shown as is when no delta came (a model
-        that does not stream); the answer is complete."""
-        live = self._live
-        if live is None or (not live.raw and live.md.total == 0):
+        """The answer's whole text (AgentMessage): shown as is when none of it was streamed
+        (a model that does not stream); the answer is complete."""
+        if self._unclaimed.strip():
+            # Streamed already (possibly as part of a longer run of deltas, or in an answer
+            # that a reasoning or command cell closed): claim it, print nothing.
+            rest = self._unclaimed.lstrip()
+            self._unclaimed = rest[len(text.lstrip()):] if rest.startswith(text.lstrip()) \
+                else ""
+        else:
+            self._unclaimed = ""
             self.delta(text)
+            self._unclaimed = ""
         self.finish_answer()
+
+    def new_turn(self) -> None:
+        """A turn started or ended: streamed text left unclaimed (an interrupted answer) is
+        not the text of any later message."""
+        self._unclaimed = ""
 
     def finish_answer(self) -> None:
         """The answer being streamed is complete (its last line may be printed); what comes
@@ -114,6 +150,7 @@ class HistoryQueue:
                 gap = [""] if entry.gap and self.transcript else []
                 out += gap + entry.lines
                 self.transcript += gap + entry.full
+                self._parts.append(gap + entry.full)
                 continue
             entry.flush()
             chunk = entry.md.commit(final=entry.done, max_lines=CHUNK_LINES)
@@ -124,14 +161,29 @@ class HistoryQueue:
                 self._entries.popleft()
                 continue
             body = cells.agent_lines(self.renderer, chunk.source, width, entry.first)
-            if entry.first and self.transcript or chunk.blank_before:
+            blank = bool(entry.first and self.transcript or chunk.blank_before)
+            if blank:
                 body = ["", *body]
+            self._parts.append((chunk.source, entry.first, blank))
             entry.first = False
             out += body
             self.transcript += body
             if deadline is not None and time.monotonic() >= deadline:
                 break
         self._update_tail(width)
+        return out
+
+    def transcript_at(self, width: int) -> list[str]:
+        """The transcript with its answers drawn again `width` columns wide (cells keep the
+        lines they were given; the pager folds the long ones)."""
+        out: list[str] = []
+        for part in self._parts:
+            if isinstance(part, list):
+                out += part
+                continue
+            source, first, blank = part
+            out += ([""] if blank else []) + cells.agent_lines(self.renderer, source, width,
+                                                               first)
         return out
 
     def _update_tail(self, width: int) -> None:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from rich.color import ColorSystem
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
-from rich.markdown import CodeBlock, Heading, Markdown, TableElement
+from rich.markdown import CodeBlock, Heading, ListItem, Markdown, TableElement
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
@@ -88,11 +88,29 @@ def _parser() -> Any:
     return _PARSER
 
 
+class _DottedListItem(ListItem):
+    """An ordered list item numbered as it was written, `1.` (rich draws `1`)."""
+
+    def render_number(self, console: Console, options: ConsoleOptions, number: int,
+                      last_number: int) -> RenderResult:
+        width = len(str(last_number)) + 3  # " 12. "-style column: digits, dot, space
+        lines = console.render_lines(self.elements, options.update(
+            width=options.max_width - width), style=self.style)
+        style = console.get_style("markdown.item.number", default="none")
+        numeral = Segment(f"{number}.".rjust(width - 1) + " ", style)
+        padding = Segment(" " * width, style)
+        for i, line in enumerate(lines):
+            yield padding if i else numeral
+            yield from line
+            yield Segment("\n")
+
+
 class AnswerMarkdown(Markdown):
     elements: ClassVar[dict[str, Any]] = {**Markdown.elements, "heading_open": _LeftHeading,
                                           "fence": _PlainCodeBlock,
                                           "table_open": _EdgelessTable,
-                                          "code_block": _PlainCodeBlock}
+                                          "code_block": _PlainCodeBlock,
+                                          "list_item_open": _DottedListItem}
 
     def __init__(self, markup: str, **kw: Any) -> None:
         super().__init__("", **kw)
@@ -145,6 +163,25 @@ class Renderer:
     def text(self, text: str | Text, width: int, style: str | Style = "") -> list[str]:
         t = text if isinstance(text, Text) else Text(text, style=style)
         return self.lines(t, width)
+
+    def wrap(self, lines: Iterable[str], width: int) -> list[str]:
+        """ANSI `lines` (a line may hold newlines) folded to `width` columns, nothing cut:
+        for the transcript, whose lines were drawn at another width or never cut at all. A
+        line that fits is kept as it is (most of them: no rendering cost)."""
+        from rich.cells import cell_len
+
+        width = max(10, width)
+        out: list[str] = []
+        for line in lines:
+            for part in line.split("\n"):
+                if cell_len(visible(part)) <= width:
+                    out.append(part)
+                    continue
+                text = Text.from_ansi(part)
+                text.no_wrap = False
+                text.overflow = "fold"
+                out += self.lines(text, width)
+        return out
 
     def style(self, text: str, style: str) -> str:
         """`text` wrapped in the SGR codes of `style` (a rich style string); no wrapping."""

@@ -30,15 +30,28 @@ class SessionPreview:
     entry: SessionEntry
     first_message: str
     branch: str | None
+    # The whole file was read and holds no user message: started and left without a word
+    # (nothing to resume; the pickers leave it out).
+    empty: bool = False
 
     @property
     def path(self) -> Path:
         return self.entry.path
 
 
-def previews(home: Path, cwd: Path | None) -> list[SessionPreview]:
-    """The sessions of `cwd` (every directory when None), newest first, with their preview."""
-    return [_preview(e) for e in list_sessions(home, cwd=cwd)]
+def previews(home: Path, cwd: Path | None, *, include_empty: bool = False
+             ) -> list[SessionPreview]:
+    """The sessions of `cwd` (every directory when None), newest first, with their preview;
+    sessions without a user message only with `include_empty`."""
+    found = (_preview(e) for e in list_sessions(home, cwd=cwd))
+    return [p for p in found if include_empty or not p.empty]
+
+
+def label(p: SessionPreview) -> str:
+    """The picker's text for a session: its first message's first line."""
+    if p.first_message:
+        return p.first_message.splitlines()[0]
+    return "(no message)" if p.empty else "(first message not in the file's head)"
 
 
 def first_user_text(items: list[dict[str, Any]]) -> str:
@@ -54,22 +67,26 @@ def first_user_text(items: list[dict[str, Any]]) -> str:
 
 
 def _preview(entry: SessionEntry) -> SessionPreview:
-    recs = _head(entry.path)
+    recs, whole = _head(entry.path)
     meta = next((r.get("payload") for r in recs if r.get("type") == "session_meta"), None)
     git = meta.get("git") if isinstance(meta, dict) else None
     branch = git.get("branch") if isinstance(git, dict) else None
     items = [r["payload"] for r in recs
              if r.get("type") == "response_item" and isinstance(r.get("payload"), dict)]
-    return SessionPreview(entry, first_user_text(items),
-                          branch if isinstance(branch, str) else None)
+    first = first_user_text(items)
+    return SessionPreview(entry, first, branch if isinstance(branch, str) else None,
+                          empty=whole and not first)
 
 
-def _head(path: Path) -> list[dict[str, Any]]:
+def _head(path: Path) -> tuple[list[dict[str, Any]], bool]:
+    """The records in the first HEAD_BYTES of `path`, and whether that was the whole file."""
     try:
         with path.open("rb") as f:
-            data = f.read(HEAD_BYTES)
+            data = f.read(HEAD_BYTES + 1)
     except OSError:
-        return []
+        return [], False
+    whole = len(data) <= HEAD_BYTES
+    data = data[:HEAD_BYTES]
     out = []
     for line in data.decode("utf-8", "replace").splitlines():
         try:
@@ -78,4 +95,4 @@ def _head(path: Path) -> list[dict[str, Any]]:
             continue  # the line cut by HEAD_BYTES, or one torn by a crash
         if isinstance(rec, dict):
             out.append(rec)
-    return out
+    return out, whole

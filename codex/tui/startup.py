@@ -164,13 +164,13 @@ def _resume_path(cfg: Config, cwd: Path, resume: Any) -> Path | None:
     if resume.session_id or resume.last:
         return find_rollout(home, resume.session_id, cwd=scope)  # RolloutError: exit 1
     from codex.tui.commands import _ago
-    from codex.tui.sessions import previews
+    from codex.tui.sessions import label, previews
 
     found = previews(home, scope)
     if not found:
         where = "" if resume.all_folders else f" started in {cwd} (--all lists every folder)"
         raise CodexError(f"no recorded sessions to resume{where}")
-    choices = [Choice((s.first_message.splitlines() or ["(no message)"])[0],
+    choices = [Choice(label(s),
                       " · ".join(x for x in (_ago(s.entry.updated_at), s.branch or "",
                                              (s.entry.cwd or "") if resume.all_folders else "")
                                  if x))

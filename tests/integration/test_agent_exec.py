@@ -496,3 +496,18 @@ def test_kill_9_during_a_command_leaves_no_orphan(hr: Harness) -> None:
     for pid in left:
         os.kill(pid, signal.SIGKILL)  # leave no orphan behind even when the test fails
     assert left == [], "the model's command (shell and its background job) outlived kill -9"
+
+
+def test_refused_connection_retries_are_shown_then_a_clear_error(hr: Harness) -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    url = f"http://127.0.0.1:{port}/v1"
+    r = hr.run("hello", env=hr.env(OPENAI_BASE_URL=url, CODEX_RETRY_BASE_MS="1"))
+    assert r.returncode != 0
+    assert [ln.split(" (")[0] for ln in r.stderr.splitlines()
+            if ln.startswith("Reconnecting")] == [f"Reconnecting... {n}/4" for n in (1, 2, 3, 4)]
+    assert f"cannot reach {url}/responses" in r.stderr and "OPENAI_BASE_URL" in r.stderr

@@ -74,6 +74,29 @@ def test_streamed_markdown_answer(tui: Tui) -> None:
     tui.quit()
 
 
+def test_reasoning_then_answer_prints_each_once_in_order(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    reply = answer("The answer is forty-two.")
+    # A reasoning item (summary streamed, then done) before the message, as the wire sends it.
+    rs = mm.reasoning_item("**Thinking** about it")
+    reply.events[1:1] = [
+        {"type": "response.output_item.added", "output_index": 0, "item": rs},
+        {"type": "response.reasoning_summary_text.delta", "item_id": "rs_1",
+         "summary_index": 0, "delta": "**Thinking** about it"},
+        {"type": "response.output_item.done", "output_index": 0, "item": rs}]
+    tui.mock.add(reply)
+    tui.start()
+    send(tui, "what is it")
+    tui.term.wait_for("forty-two", whole=True)
+    idle(tui)
+    text = tui.term.scrollback()
+    assert text.count("The answer is forty-two.") == 1, text
+    assert "Thinking about it" in text and "**" not in text, text
+    assert text.find("Thinking about it") < text.find("The answer is forty-two."), text
+    tui.quit()
+
+
 def test_command_cell_with_output(tui: Tui) -> None:
     tui.trust()
     tui.mock.add(exec_call("echo first-out; echo second-out", "c1"), answer("ran it"))
@@ -85,6 +108,29 @@ def test_command_cell_with_output(tui: Tui) -> None:
         "└", "") or "first-out" in text
     assert text.index("echo first-out") < text.index("ran it")
     assert "second-out" in outputs(tui.mock.requests[1])["c1"]
+    tui.quit()
+
+
+def test_transcript_shows_long_command_and_diff_lines_whole(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    long_cmd = "echo " + " ".join(f"word{i:02d}" for i in range(30)) + " END-OF-COMMAND"
+    long_add = "+" + "-".join(f"piece{i:02d}" for i in range(25)) + "-END-OF-DIFF-LINE"
+    patch = f"*** Begin Patch\n*** Add File: wide.txt\n{long_add}\n*** End Patch\n"
+    tui.mock.add(exec_call(long_cmd, "c1"), mm.sse(mm.custom_call("apply_patch", patch, "p1")),
+                 answer("all done"))
+    tui.start()
+    send(tui, "go")
+    tui.term.wait_for("all done", whole=True)
+    idle(tui)
+    assert "END-OF-COMMAND" not in tui.term.scrollback()  # the scrollback cell cuts it
+    tui.term.keys("C-t")
+    screen = tui.term.wait_for("q or esc close")
+    assert "END-OF-COMMAND" in screen and "END-OF-DIFF-LINE" in screen, screen
+    tui.term.resize(60, 30)
+    screen = tui.term.wait_for(lambda s: "END-OF-DIFF-LINE" in s and "q or esc" in s)
+    assert all(len(ln.rstrip()) <= 60 for ln in screen.splitlines())
+    tui.term.keys("q")
     tui.quit()
 
 
@@ -160,6 +206,8 @@ def test_untrusted_approval_options(tui_wide: Tui, key: str, ran: bool, aborted:
     assert marker.exists() == ran
     text = tui.term.scrollback()
     assert ("✔ approved" in text) == ran
+    if key == "n":  # one line says it was declined, not two
+        assert text.count(f"touch {marker}") == 1 and "✗ Declined" in text, text
     tui.quit()
 
 
@@ -270,6 +318,27 @@ def test_sigterm_restores_the_terminal(tui: Tui) -> None:
 
 
 # -- composer ----------------------------------------------------------------------------------
+def test_ctrl_z_suspends_and_fg_redraws(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    tui.mock.add(answer("after resuming"))
+    tui.start()
+    tui.term.type("half typed")
+    tui.term.wait_for("› half typed")
+    tui.term.keys("C-z")
+    tui.term.wait_for(lambda s: "Stopped" in s or "suspended" in s)  # the shell's job report
+    tui.term.run(["stty", "-a"])  # the terminal was handed back in its normal modes
+    modes = tui.term.wait_for("icanon")
+    assert "-icanon" not in modes and "-echo " not in modes
+    tui.term.keys("clear", "Enter")
+    tui.term.run(["fg"])
+    tui.term.wait_for("› half typed")
+    tui.term.keys("Enter")
+    tui.term.wait_for("after resuming", whole=True)
+    assert user_texts(tui.mock.requests[0])[-1] == "half typed"
+    tui.quit()
+
+
 def test_ctrl_j_makes_a_two_line_message(tui_wide: Tui) -> None:
     tui = tui_wide
     tui.trust()
@@ -289,12 +358,16 @@ def test_large_paste_is_sent_whole(tui_wide: Tui) -> None:
     tui.trust()
     tui.mock.add(answer("paste received"))
     tui.start()
-    pasted = "".join(f"pasted line {i}\n" for i in range(2000)).rstrip("\n")
+    pasted = "".join(f"pasted line {i}\n" for i in range(2000))  # ends with a newline
     tui.term.paste(pasted)
     tui.term.wait_for("[Pasted 2,000 lines]")
     tui.term.keys("Enter")
     tui.term.wait_for("paste received", whole=True)
     assert user_texts(tui.mock.requests[0])[-1] == pasted
+    # The scrollback shows the message's first lines, not all 2,000 of them.
+    text = tui.term.scrollback()
+    assert "pasted line 0" in text and "pasted line 1999" not in text
+    assert "… +1,988 lines" in text, text
     tui.quit()
 
 
@@ -309,6 +382,24 @@ def test_at_completes_a_file_name(tui_wide: Tui) -> None:
     tui.term.wait_for("src/widget_factory.py")
     tui.term.keys("Tab")
     tui.term.wait_for("› look at src/widget_factory.py")
+    tui.quit()
+
+
+def test_tab_on_a_custom_prompt_completes_it_for_arguments(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    (tui.home / "prompts").mkdir()
+    (tui.home / "prompts" / "fixit.md").write_text("Fix $1 carefully\n")
+    tui.mock.add(answer("fixing it"))
+    tui.start()
+    tui.term.type("/prompts:fi")
+    tui.term.wait_for("/prompts:fixit")
+    tui.term.keys("Tab")
+    tui.term.wait_for(lambda s: "› /prompts:fixit" in s and "Fix $1" not in s)
+    assert tui.mock.requests == []  # completed, not sent
+    send(tui, "bug.py")
+    tui.term.wait_for("fixing it", whole=True)
+    assert user_texts(tui.mock.requests[0])[-1] == "Fix bug.py carefully\n"
     tui.quit()
 
 
@@ -407,9 +498,12 @@ def test_undo_restores_files_byte_for_byte(tui_wide: Tui) -> None:
     idle(tui)
     assert (tui.repo / "doc.txt").read_bytes() != original
     send(tui, "/undo")
-    tui.term.wait_for("Undo: restored", whole=True)
+    text = tui.term.wait_for("Undo: restored", whole=True)
+    assert "Undo: restored doc.txt; removed extra.txt · nothing more to undo" in text, text
     assert (tui.repo / "doc.txt").read_bytes() == original
     assert not (tui.repo / "extra.txt").exists()
+    send(tui, "/undo")
+    tui.term.wait_for("undone already", whole=True)
     tui.quit()
 
 

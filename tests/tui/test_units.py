@@ -133,6 +133,34 @@ def test_custom_prompt_arguments() -> None:
         'Fix bug in src/a b.py. All: bug "src/a b.py". Missing: []'
 
 
+def test_custom_prompt_named_arguments_and_escapes() -> None:
+    t = "Review $FILE for $FOCUS; cost $$5, not $5."
+    assert custom_prompts.expand(t, 'FILE=src/a.py FOCUS="error handling"') == \
+        "Review src/a.py for error handling; cost $5, not ."
+    with pytest.raises(custom_prompts.PromptArgsError, match="missing FOCUS"):
+        custom_prompts.expand(t, "FILE=a.py")
+    with pytest.raises(custom_prompts.PromptArgsError, match="KEY=value"):
+        custom_prompts.expand(t, "a.py")
+    assert custom_prompts.expand("no placeholders, $ alone", "ignored") == \
+        "no placeholders, $ alone"
+
+
+def test_custom_prompt_front_matter_and_placeholders(tmp_path: Path) -> None:
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "rev.md").write_text(
+        "---\ndescription: Review a file\nargument-hint: FILE=<path>\n---\nReview $FILE\n")
+    (tmp_path / "prompts" / "pos.md").write_text("Fix $1 now\n")
+    (tmp_path / "prompts" / "all.md").write_text("Do $ARGUMENTS\n")
+    (tmp_path / "prompts" / "plain.md").write_text("Just do it, costs $$1\n")
+    found = {p.name: p for p in custom_prompts.discover(tmp_path)}
+    rev = found["prompts:rev"]
+    assert (rev.description, rev.argument_hint, rev.named) == (
+        "Review a file", "FILE=<path>", ("FILE",))
+    assert custom_prompts.load(rev) == "Review $FILE\n"
+    assert [n for n, p in sorted(found.items()) if p.takes_arguments] == [
+        "prompts:all", "prompts:pos", "prompts:rev"]
+
+
 def test_custom_prompts_are_discovered(tmp_path: Path) -> None:
     (tmp_path / "prompts").mkdir()
     (tmp_path / "prompts" / "fix.md").write_text("Fix the thing\nmore\n")

@@ -120,16 +120,20 @@ class ModelClient(ABC):
     def _events(self, post: StreamingPost) -> AsyncIterator[ModelEvent]:
         """This wire's stream decoded into internal events."""
 
-    async def _open(self, body: dict[str, Any]) -> StreamingPost:
-        """Send the request, retrying 5xx and connection errors (the HTTP layer)."""
+    async def _open(self, body: dict[str, Any]) -> AsyncIterator[StreamingPost | Reconnecting]:
+        """Send the request, retrying 5xx and connection errors (the HTTP layer): yields
+        Reconnecting before each retry, then the open post. ModelError when out of retries
+        (naming the URL and what to check) or for an error no retry can fix."""
         attempt = 0
         while True:
             post = StreamingPost(self._session, self.url, self.headers(), body,
                                  self.idle_timeout_s)
+            unreachable = False
             try:
                 status = await post.start()
             except TransportError as e:
                 err = ModelError(str(e), retryable=True)
+                unreachable = True
             else:
                 if status < 400:
                     if _media_type(post.headers) == "text/html":
@@ -140,7 +144,8 @@ class ModelClient(ABC):
                             f"{self.url} answered with an HTML page (HTTP {status}), not an "
                             "event stream: check the provider's base_url, or a proxy in the way",
                             retryable=False, status=status)
-                    return post
+                    yield post
+                    return
                 text = await post.error_body()
                 post.close()
                 err = error_from_body(status, text,
@@ -148,11 +153,27 @@ class ModelClient(ABC):
                 if status < 500:
                     raise err
             if attempt >= self.request_max_retries:
-                raise ModelError(
-                    f"exceeded retry limit ({self.request_max_retries} retries), "
-                    f"last error: {err.message}", retryable=False, status=err.status)
+                raise ModelError(self._gave_up(err, unreachable), retryable=False,
+                                 status=err.status)
             attempt += 1
+            yield Reconnecting(attempt, self.request_max_retries, err.message, layer="request")
             await asyncio.sleep(backoff_s(attempt))
+
+    def _gave_up(self, err: ModelError, unreachable: bool) -> str:
+        """The message once the HTTP layer's retries are spent: where, why, what to check."""
+        provider = str(self.provider.get("id") or self.provider.get("name") or "")
+        limit = f"exceeded retry limit ({self.request_max_retries} retries)"
+        base = self.provider.get("base_url")
+        where = f"model provider {provider!r} (base_url {base})" if provider else \
+            f"base_url {base}"
+        if unreachable:
+            return (f"cannot reach {self.url}: {err.message}; {limit}. Check that the server "
+                    f"is running and reachable from here, the {where} in config.toml"
+                    + (" or OPENAI_BASE_URL" if provider == "openai" else "")
+                    + ", and any proxy in between")
+        return (f"{self.url} kept failing: {err.message}; {limit}. The server is reachable "
+                "but erroring: try again later, or check the status of the "
+                f"{where}")
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[ModelEvent]:
         """Sample once; yields Reconnecting before every stream-layer retry."""
@@ -161,7 +182,12 @@ class ModelClient(ABC):
         while True:
             post = None
             try:
-                post = await self._open(body)
+                async for opened in self._open(body):
+                    if isinstance(opened, Reconnecting):
+                        yield opened  # an HTTP-layer retry, announced like a stream one
+                    else:
+                        post = opened
+                assert post is not None
                 async for ev in self._events(post):
                     yield ev
                 return

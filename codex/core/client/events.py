@@ -69,6 +69,7 @@ class Reconnecting:
     attempt: int
     max_attempts: int
     reason: str
+    layer: str = "stream"  # "stream": a whole attempt again; "request": the HTTP request again
 
     @property
     def message(self) -> str:

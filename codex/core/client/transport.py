@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import threading
 from collections import deque
@@ -193,11 +194,17 @@ def _is_timeout(e: BaseException) -> bool:
     return isinstance(e, ReadTimeoutError | socket.timeout | requests.Timeout)
 
 
+_OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
+
+
 def _describe(e: BaseException) -> str:
     if isinstance(e, requests.ConnectionError):
         inner = e.args[0] if e.args else e
-        reason = getattr(inner, "reason", None) or inner
-        return f"connection error: {reason}"
+        reason = str(getattr(inner, "reason", None) or inner)
+        # urllib3 wraps the OS error in its connection's repr: keep what the user can act on
+        # ("[Errno 111] Connection refused", "[Errno -2] Name or service not known").
+        m = _OS_ERROR.search(reason)
+        return f"connection error: {m.group(0).rstrip() if m else reason}"
     if isinstance(e, requests.Timeout):
         return "timed out waiting for the model"
     return f"{type(e).__name__}: {e}"

@@ -61,6 +61,32 @@ def test_connection_refused_exhausts_http_retries(monkeypatch: pytest.MonkeyPatc
     assert "connection error" in ei.value.message
 
 
+def test_http_retries_are_announced_and_the_last_error_says_what_to_check(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEX_RETRY_BASE_MS", "1")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    c = make_client(_provider(f"http://127.0.0.1:{port}/v1", request_max_retries=3),
+                    model="m", api_key="k", session_id="s")
+    seen: list[object] = []
+
+    async def run() -> None:
+        async for ev in c.stream(Prompt("i", [])):
+            seen.append(ev)
+
+    with pytest.raises(ModelError) as ei:
+        asyncio.run(run())
+    assert [(e.attempt, e.max_attempts) for e in seen if isinstance(e, Reconnecting)] == [
+        (1, 3), (2, 3), (3, 3)]
+    msg = ei.value.message
+    assert f"cannot reach http://127.0.0.1:{port}/v1/responses" in msg
+    assert "Check that the server is running" in msg and "'mock'" in msg
+    assert "connection error: [Errno 111] Connection refused;" in msg  # not urllib3's repr
+    assert not ei.value.retryable
+
+
 def test_chat_tool_call_fragments_accumulate_by_index(monkeypatch: pytest.MonkeyPatch) -> None:
     with mm.MockModel() as m:
         m.add(mm.chat_calls(("a", "exec_command", {"cmd": "ls"}),

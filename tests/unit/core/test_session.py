@@ -68,6 +68,9 @@ async def test_reasoning_is_streamed_then_shown(harness: SessionHarness) -> None
     assert [e.delta for e in of(evs, P.ReasoningDelta)] == ["Thinking it over"]
     assert of(evs, P.Reasoning)[0].text == "Thinking it over"
     assert names(evs).index("Reasoning") < names(evs).index("AgentMessage")
+    # In wire order: the reasoning is shown before the answer it preceded starts streaming
+    # (a front-end printing it after would show the answer first).
+    assert names(evs).index("Reasoning") < names(evs).index("AgentMessageDelta")
 
 
 async def test_a_reconnect_is_a_stream_error_and_voids_the_attempt(

@@ -48,7 +48,6 @@ BASE_TOOLS = frozenset({
     "sha256sum", "cut", "tar", "gzip", "awk", "uname", "mktemp", "chmod", "mkdir", "cp", "mv",
     "rm", "tty", "stty", "kill", "id", "printf", "test", "touch", "sort", "wc", "grep", "sed",
     "mount", "umount", "chroot", "python3", "make",
-    "cd",  # a shell builtin the UI tests type into tmux's shell
 })
 # Where apt-get would fail (no root or no apt), say exactly what to run.
 MISSING_MESSAGE = ("make test: the tests need tools that are not installed: {tools}.\n"

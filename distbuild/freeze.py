@@ -255,6 +255,11 @@ def freeze_nuitka(python: str, work: Path, jobs: int | None = None) -> FrozenTre
         args.append(f"--include-distribution-metadata={dist}")
     args += [f"--noinclude-custom-mode={pkg}:bytecode" for pkg in NUITKA_BYTECODE
              if pkg in deps.packages]
+    # Nuitka 4.3's bytecode cache breaks the second build of a bytecode package that a plugin
+    # hooks (anyio's preload trigger comes back from the cache uncompiled, and Nuitka calls
+    # getCompilationMode() on it: AttributeError). Without it a rebuild recompiles those
+    # modules to bytecode (seconds); the C compile cache (ccache) is unaffected.
+    args.append("--disable-cache=bytecode")
     args.append("--nofollow-import-to=*.tests")  # certifi.tests would pull in unittest
     args += [f"--nofollow-import-to={mod}" for mod in (*NOT_FROZEN, *UNUSED_SUBMODULES)]
     for mod in _present(STDLIB, python):

@@ -25,7 +25,10 @@ def test_entry_fast_version_matches_cli(flag: str) -> None:
 
 
 def test_entry_runs_the_cli_for_everything_else() -> None:
-    r = subprocess.run([sys.executable, str(ROOT / "distbuild" / "codex_main.py"), "bogus"],
-                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    # (a bare word is a prompt for the interactive UI now; an unknown option is the CLI's
+    # usage error, exit 2)
+    r = subprocess.run([sys.executable, str(ROOT / "distbuild" / "codex_main.py"),
+                        "--no-such-flag"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 2
+    assert "unrecognized arguments: --no-such-flag" in r.stderr
     assert "usage:" in r.stderr

@@ -47,12 +47,16 @@ def test_responses_events_and_headers(monkeypatch: pytest.MonkeyPatch) -> None:
     assert req.headers["session-id"] == "sid"
 
 
+def _refused_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_connection_refused_exhausts_http_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODEX_RETRY_BASE_MS", "1")
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = _refused_port()
     c = make_client(_provider(f"http://127.0.0.1:{port}/v1", request_max_retries=2),
                     model="m", api_key="k", session_id="s")
     with pytest.raises(ModelError) as ei:
@@ -64,10 +68,7 @@ def test_connection_refused_exhausts_http_retries(monkeypatch: pytest.MonkeyPatc
 def test_http_retries_are_announced_and_the_last_error_says_what_to_check(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODEX_RETRY_BASE_MS", "1")
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = _refused_port()
     c = make_client(_provider(f"http://127.0.0.1:{port}/v1", request_max_retries=3),
                     model="m", api_key="k", session_id="s")
     seen: list[object] = []

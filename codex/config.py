@@ -311,7 +311,11 @@ def load_config(
 def _merge_profile(values: dict[str, Any], sources: dict[str, str], home: Path,
                    name: str) -> None:
     """Layer profile `name`: its `[profiles.NAME]` table, then `NAME.config.toml`."""
-    table = (values.get("profiles") or {}).get(name)
+    profiles = values.get("profiles") or {}
+    if not isinstance(profiles, Mapping):
+        raise ConfigError(f"invalid profiles {profiles!r} in {home / CONFIG_FILE}: expected a "
+                          "table ([profiles.NAME])")
+    table = profiles.get(name)
     if table is not None and not isinstance(table, Mapping):
         raise ConfigError(f"[profiles.{name}] in {home / CONFIG_FILE} must be a table")
     file_name = profile_file_name(name)
@@ -328,7 +332,33 @@ def _merge_profile(values: dict[str, Any], sources: dict[str, str], home: Path,
         _merge(values, file_values, file_name, sources)
 
 
+# Tables of named tables: `[model_providers.NAME]`, `[mcp_servers.NAME]`, ... A scalar in their
+# place (`-c model_providers=5`, `mcp_servers = 5`) would otherwise fail deep in the code
+# that iterates them.
+_TABLES_OF_TABLES = ("model_providers", "mcp_servers", "profiles", "projects")
+
+
+def _check_tables(values: Mapping[str, Any]) -> None:
+    for key in _TABLES_OF_TABLES:
+        table = values.get(key)
+        if table is None:
+            continue
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"invalid {key} {table!r}: expected a table ([{key}.NAME])")
+        for name, entry in table.items():
+            if not isinstance(entry, Mapping):
+                raise ConfigError(f"invalid {key}.{name} {entry!r}: expected a table "
+                                  f"([{key}.{name}])")
+
+
 def _validate(cfg: Config) -> None:
+    _check_tables(cfg.values)
+    for pid, provider in cfg.values.get("model_providers", {}).items():
+        for key in _RETRY_KEYS:
+            v = provider.get(key)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+                raise ConfigError(f"invalid model_providers.{pid}.{key} {v!r}: expected a "
+                                  "non-negative integer")
     ap = cfg.values.get("approval_policy")
     if ap not in APPROVAL_POLICIES:
         raise ConfigError(

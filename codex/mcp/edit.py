@@ -87,9 +87,14 @@ def render_server(name: str, table: Mapping[str, Any]) -> str:
 
 def _parse(text: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise McpConfigError(f"config.toml is not valid TOML ({e}); fix it first") from None
+    servers = data.get("mcp_servers")
+    if servers is not None and not isinstance(servers, dict):
+        raise McpConfigError(f"config.toml: mcp_servers is {servers!r}, not a table of "
+                             "servers ([mcp_servers.NAME]); fix it first")
+    return data
 
 
 def _expected(data: dict[str, Any], name: str, table: Mapping[str, Any] | None) -> dict[str, Any]:

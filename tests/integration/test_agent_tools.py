@@ -324,3 +324,27 @@ def test_workspace_write_sandbox_blocks_writes_outside(hr: Harness, tmp_path: Pa
     assert (hr.cwd / "inside.txt").read_text() == "in\n"
     assert not outside.exists()
     assert "sandbox denied" in hr.outputs(1)["c1"]
+
+
+def test_a_command_that_cannot_start_says_why_to_the_user(hr: Harness) -> None:
+    # An unreachable --exec-server: the model reads the reason, and so must the user (human
+    # stderr and the JSONL item), not only a bare "failed".
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"ws://127.0.0.1:{port}"
+    for json_mode in (False, True):
+        hr.mock.add(hr.calls(("c1", "exec_command", {"cmd": "echo via-remote"})),
+                    hr.answer("no server"))
+        r = hr.run(*FULL, "--exec-server", url, *(["--json"] if json_mode else []), "run it")
+        assert r.returncode == 0, r.stderr
+        reason = f"cannot connect to exec-server at {url}"
+        if json_mode:
+            item = [e["item"] for e in json_events(r.stdout) if e["type"] == "item.completed"
+                    and e["item"]["type"] == "command_execution"][0]
+            assert item["status"] == "failed"
+            assert item["aggregated_output"].startswith("could not start: " + reason)
+        else:
+            assert reason in r.stderr, r.stderr

@@ -197,7 +197,12 @@ class ShellTools:
 
     def _emit_end(self, ctx: ToolContext, call_id: str, cmd: str, result: ToolResult) -> None:
         status = end_status(result)
-        ctx.emit(ExecEnd(call_id, cmd, result.exit_code, result.wall_time, result.output or "",
+        shown = result.output or ""
+        if result.failure and not shown:
+            # It never started (no exec-server, no such program): the user sees why, not only
+            # the model (a bare "failed" hid an unreachable --exec-server).
+            shown = f"could not start: {result.failure}"
+        ctx.emit(ExecEnd(call_id, cmd, result.exit_code, result.wall_time, shown,
                          status, session_id=result.session_id if status is ExecStatus.RUNNING
                          else None, turn_id=ctx.turn_id))
 

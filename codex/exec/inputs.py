@@ -31,6 +31,12 @@ def resolve_prompt(arg: str | None, *, required: bool = True) -> str | None:
             raise UsageError("no prompt: stdin was empty")
         return text
     piped = read_optional_stdin("the input to add to the prompt")
+    if not arg.strip():
+        # `codex exec ""` (an unset shell variable, say): an empty message is no prompt,
+        # as an empty stdin is; what was piped, if anything, is the prompt then.
+        if piped and piped.strip():
+            return piped
+        raise UsageError("no prompt: the prompt argument is empty")
     if piped and piped.strip():
         return f"{arg}\n\n<stdin>\n{piped.rstrip(chr(10))}\n</stdin>"
     return arg

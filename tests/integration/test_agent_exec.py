@@ -139,6 +139,14 @@ def test_dash_reads_stdin_and_missing_prompt_is_an_error(hr: Harness) -> None:
     assert hr.user_texts(0)[-1] == "dash prompt"
     r = hr.run("-", input="")
     assert r.returncode == 2 and "stdin was empty" in r.stderr
+    # an empty argument is no prompt either (and sends nothing), unless stdin gives one
+    r = hr.run("  ", input="")
+    assert r.returncode == 2 and "the prompt argument is empty" in r.stderr
+    assert len(hr.mock.requests) == 1
+    hr.mock.add(hr.answer("y"))
+    r = hr.run("", input="piped prompt")
+    assert r.returncode == 0, r.stderr
+    assert hr.user_texts(1)[-1] == "piped prompt"
 
 
 def test_outside_git_repo_needs_skip_flag(hr: Harness, tmp_path: Path) -> None:

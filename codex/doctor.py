@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         value = info[key]
         if key == "config_file" and not info["config_file_exists"]:
             value = f"{value} (not present)"
+        if key == "profile" and value is None:
+            value = "(none: -p NAME selects one)"
         out.write(f"{label:16} {value}\n")
     pc = info["process_containment"]
     out.write(f"{'processes':16} {pc['mode']}: {pc['detail']}\n")

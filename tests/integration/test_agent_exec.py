@@ -6,23 +6,12 @@ import json
 import os
 import signal
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import mock_model as mm
-from tests.support.exec_harness import API_KEY, WIRES, Harness, harness_for, json_events
-
-
-@pytest.fixture(params=WIRES)
-def h(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    yield from harness_for(tmp_path, request.param)
-
-
-@pytest.fixture
-def hr(tmp_path: Path) -> Iterator[Harness]:
-    yield from harness_for(tmp_path, "responses")
+from tests.support.exec_harness import API_KEY, Harness, json_events
 
 
 def test_plain_answer_human_mode(h: Harness) -> None:

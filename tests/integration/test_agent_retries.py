@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.support import mock_model as mm
-from tests.support.exec_harness import WIRES, Harness, harness_for, json_events
-
-
-@pytest.fixture(params=WIRES)
-def h(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    yield from harness_for(tmp_path, request.param)
-
-
-@pytest.fixture
-def hr(tmp_path: Path) -> Iterator[Harness]:
-    yield from harness_for(tmp_path, "responses")
+from tests.support.exec_harness import Harness, harness_for, json_events
 
 
 def _errors(stdout: str) -> list[str]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,15 +15,10 @@ from codex.core.compact import SUMMARY_REQUEST
 from codex.core.history import SUMMARY_PREFIX
 from codex.core.session import Session, SessionOptions
 from tests.support import mock_model as mm
-from tests.support.exec_harness import WIRES, Harness, harness_for, json_events
+from tests.support.exec_harness import Harness, json_events
 from tests.support.session_harness import of, shutdown, until
 
 FULL = ("-s", "danger-full-access")
-
-
-@pytest.fixture(params=WIRES)
-def h(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    yield from harness_for(tmp_path, request.param)
 
 
 def _tools(h: Harness, index: int) -> list:

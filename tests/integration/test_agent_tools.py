@@ -4,25 +4,12 @@ update_plan, and every kind of bad call, on both wires."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.support import mock_model as mm
-from tests.support.exec_harness import WIRES, Harness, harness_for, json_events
+from tests.support.exec_harness import Harness, json_events
 
 FULL = ("-s", "danger-full-access")
-
-
-@pytest.fixture(params=WIRES)
-def h(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    yield from harness_for(tmp_path, request.param)
-
-
-@pytest.fixture
-def hr(tmp_path: Path) -> Iterator[Harness]:
-    yield from harness_for(tmp_path, "responses")
 
 
 def exec_output(text: str, code: int, output: str) -> re.Pattern[str]:

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +15,7 @@ import pytest
 
 from tests.support import mcp_servers as ms
 from tests.support import mock_model as mm
-from tests.support.exec_harness import WIRES, Harness, harness_for, json_events
-
-
-@pytest.fixture(params=WIRES)
-def h(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    yield from harness_for(tmp_path, request.param)
-
-
-@pytest.fixture
-def hr(tmp_path: Path) -> Iterator[Harness]:
-    yield from harness_for(tmp_path, "responses")
+from tests.support.exec_harness import Harness, json_events
 
 
 def tool_names(h: Harness, request_index: int) -> set[str]:

@@ -91,8 +91,9 @@ def _main(args: argparse.Namespace, resume: ResumeRequest | None, prompt: str | 
     banner.paint(banner.header_bottom(str(cfg.get("model")), cfg.get("model_reasoning_effort"),
                                       cwd, columns))
     early = _start_early_composer(cfg, cwd, resume)
-    _log_to_file(held)
     try:
+        # Inside the `try`: a TERM while the log file opens must still restore the terminal.
+        _log_to_file(held)
         from codex.tui.startup import start
 
         return start(args, cfg, cwd, resume, prompt, early)
@@ -121,15 +122,19 @@ def _start_early_composer(cfg: Config, cwd: Path,
 
     early = EarlyComposer(sys.stdin.fileno(), sys.stdout.fileno(), footer_text(
         str(cfg.get("model", "")), cfg.get("model_reasoning_effort"), banner.short_path(cwd)))
+    # From here until the UI installs its own handlers, a TERM or HUP unwinds through the
+    # `finally` that restores the terminal (the default action would leave it in raw mode
+    # with the composer drawn). Installed before `start()`, so no moment is uncovered.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit_on_signal)
     try:
         early.start()
     except (OSError, termios.error):
         early.close()
         return None
-    # Until the UI installs its own handlers, a TERM or HUP unwinds through the `finally`
-    # that restores the terminal (the default action would leave it in raw mode).
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _exit_on_signal)
+    except BaseException:
+        early.close()
+        raise
     return early
 
 

@@ -61,6 +61,7 @@ class EarlyComposer:
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = -1, -1
         self._thread: threading.Thread | None = None
+        self._drawn = False  # the composer is on screen and stop() has not run
 
     def start(self) -> None:
         """Enter raw mode, draw the composer, start reading keys. OSError / termios.error
@@ -82,6 +83,7 @@ class EarlyComposer:
         self._apply(self._decoder.decode(typed))
         self._wake_r, self._wake_w = os.pipe()
         # Blank line, prompt, footer; then back up to the prompt line.
+        self._drawn = True
         self._write(BRACKETED_PASTE_ON + "\r\n" + PROMPT + "\r\n"
                     + FOOTER_STYLE + fit(self.footer, self._columns() - 1) + RESET
                     + "\x1b[1A\r\x1b[2C")
@@ -116,14 +118,16 @@ class EarlyComposer:
             if fd >= 0:
                 os.close(fd)
         self._wake_r = self._wake_w = -1
-        self._write("\r\x1b[1A" + ("\x1b[J" if erase else ""))
+        if self._drawn:
+            self._drawn = False
+            self._write("\r\x1b[1A" + ("\x1b[J" if erase else ""))
         with self._lock:
             return bytes(self._raw)
 
     def close(self) -> None:
         """Undo everything `start()` did (idempotent): the reader stopped, what was drawn
         erased if the UI never took over, the terminal's modes restored."""
-        if self._thread is not None:
+        if self._thread is not None or self._drawn:
             self.stop(erase=True)
         if self.saved_attrs is not None:
             try:

@@ -1,7 +1,8 @@
 """Configuration: `$CODEX_HOME/config.toml`, profiles, `-c key=value` overrides, flags.
 
 Precedence, lowest first, for every command and every key: built-in defaults (a command may
-have its own, e.g. `codex sandbox` defaults to workspace-write) < config.toml < the selected
+have its own, e.g. `codex sandbox` defaults to workspace-write) < config.toml < a trusted
+project's `.codex/config.toml` files (project root first; `codex.project_trust`) < the selected
 profile < `-c` overrides < dedicated flags. A profile is chosen by `-p NAME`, else
 `-c profile=NAME`, else `profile = "NAME"` in config.toml; it is the `[profiles.NAME]` table of
 config.toml and, layered over that, the file `$CODEX_HOME/NAME.config.toml` when it exists
@@ -215,6 +216,7 @@ class Config:
     codex_home: Path
     profile: str | None = None
     unknown_keys: list[str] = field(default_factory=list)
+    project_files: list[Path] = field(default_factory=list)  # trusted .codex/config.toml layers
 
     def get(self, dotted: str, default: Any = None) -> Any:
         cur: Any = self.values
@@ -264,11 +266,13 @@ def load_config(
     flags: Mapping[str, Any] | None = None,
     defaults: Mapping[str, Any] | None = None,
     warn_unknown: bool = True,
+    cwd: Path | None = None,
 ) -> Config:
     """Build the effective Config (precedence in the module docstring).
 
     `flags` are dotted keys set by a command's dedicated flags (None values are not set);
-    `defaults` are dotted keys a command defaults differently from `DEFAULTS`. Raises
+    `defaults` are dotted keys a command defaults differently from `DEFAULTS`. With `cwd`, a
+    trusted project's `.codex/config.toml` files there are layered over config.toml. Raises
     `ConfigError` for an unreadable or invalid file, an unknown profile or a bad value and
     `UsageError` for a malformed `-c`.
     """
@@ -282,6 +286,7 @@ def load_config(
     file_values = read_toml_file(home / CONFIG_FILE)
     parsed_overrides = [parse_override(o) for o in overrides]
     _merge(values, file_values, SRC_FILE, sources)
+    project_files = _merge_project_layers(values, sources, home, cwd) if cwd else []
 
     # The profile may itself be chosen by -c profile=... or -p.
     selected = profile
@@ -303,9 +308,29 @@ def load_config(
     unknown = sorted(k for k in values if k not in KNOWN_KEYS)
     if unknown and warn_unknown:
         log.warning("ignoring config keys codex does not use: %s", ", ".join(unknown))
-    cfg = Config(values, sources, home, selected, unknown)
+    cfg = Config(values, sources, home, selected, unknown, project_files)
     _validate(cfg)
     return cfg
+
+
+# Keys a project's own file may not set: trust is the user's word about folders.
+_USER_ONLY_KEYS = ("projects",)
+
+
+def _merge_project_layers(values: dict[str, Any], sources: dict[str, str], home: Path,
+                          cwd: Path) -> list[Path]:
+    from codex.project_trust import project_config_files
+
+    _check_tables(values)  # `projects` must be a table before trust is read from it
+    files = project_config_files(values, cwd, home)
+    for path in files:
+        layer = read_toml_file(path)
+        for key in _USER_ONLY_KEYS:
+            if layer.pop(key, None) is not None:
+                log.warning("ignoring [%s] in %s: only the user's config.toml may set it",
+                            key, path)
+        _merge(values, layer, str(path), sources)
+    return files
 
 
 def _merge_profile(values: dict[str, Any], sources: dict[str, str], home: Path,
@@ -422,12 +447,14 @@ def load_from_args(args: Any, flags: Mapping[str, Any] | None = None,
                    defaults: Mapping[str, Any] | None = None) -> Config:
     """Load the Config for a parsed command line: its global `-c` / `-p` options, plus the
     command's dedicated `flags` and own `defaults` (see `load_config`). Every subcommand that
-    reads a setting goes through here, so each resolves it with the same precedence."""
+    reads a setting goes through here, so each resolves it with the same precedence (the current
+directory, after `-C`, chooses the project layers)."""
     return load_config(
         profile=getattr(args, "profile", None),
         overrides=getattr(args, "config_overrides", None) or (),
         flags=flags,
         defaults=defaults,
+        cwd=Path.cwd(),
     )
 
 

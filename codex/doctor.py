@@ -6,6 +6,7 @@ import argparse
 import json
 import platform
 import sys
+from pathlib import Path
 from typing import Any
 
 from codex import __version__, platform_info
@@ -30,6 +31,15 @@ def _containment() -> dict[str, str | None]:
     return {"mode": found.mode, "detail": found.detail, "cgroup": found.cgroup}
 
 
+def _project_config(cfg: Any) -> dict[str, Any]:
+    """The project's .codex/config.toml layers in use, or the one here left out (untrusted)."""
+    from codex.project_trust import PROJECT_CONFIG
+
+    here = Path.cwd() / PROJECT_CONFIG
+    ignored = [] if cfg.project_files or not here.is_file() else [str(here)]
+    return {"files": [str(p) for p in cfg.project_files], "ignored_untrusted": ignored}
+
+
 def report(args: argparse.Namespace) -> dict[str, Any]:
     cfg = load_from_args(args)
     flat = flatten(cfg.values)
@@ -47,6 +57,7 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
         "config_file": str(cfg.config_path),
         "config_file_exists": cfg.config_path.is_file(),
         "profile": cfg.profile,
+        "project_config": _project_config(cfg),
         "unknown_config_keys": cfg.unknown_keys,
         "process_containment": _containment(),
         "config": {k: {"value": flat[k], "source": cfg.sources.get(k, "config.toml")}
@@ -70,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
         if key == "profile" and value is None:
             value = "(none: -p NAME selects one)"
         out.write(f"{label:16} {value}\n")
+    project = info["project_config"]
+    for path in project["files"]:
+        out.write(f"{'project config':16} {path}\n")
+    for path in project["ignored_untrusted"]:
+        out.write(f"{'project config':16} {path} (ignored: this folder is not trusted)\n")
     pc = info["process_containment"]
     out.write(f"{'processes':16} {pc['mode']}: {pc['detail']}\n")
     if info["unknown_config_keys"]:

@@ -131,8 +131,19 @@ def _masked(table: Any) -> str:
     return ", ".join(f"{k}={MASK}" for k in table) or "-"
 
 
+def _project_file_of(config: Any, name: str) -> str | None:
+    """The trusted project's .codex/config.toml that defines server `name`, if one does."""
+    project = {str(p) for p in config.project_files}
+    prefix = f"mcp_servers.{name}."
+    for key, source in config.sources.items():
+        if key.startswith(prefix) and source in project:
+            return source
+    return None
+
+
 def get_server(args: Any) -> int:
-    servers = _servers(args)
+    config = load_from_args(args)
+    servers = config.mcp_servers()
     cfg = servers.get(args.name)
     if cfg is None:
         known = ", ".join(servers) or "none"
@@ -158,8 +169,12 @@ def get_server(args: Any) -> int:
     lines += [f"  startup_timeout_sec: {cfg.startup_timeout_s:g}",
               f"  tool_timeout_sec: {cfg.tool_timeout_s:g}",
               f"  enabled_tools: {enabled}",
-              f"  disabled_tools: {', '.join(cfg.disabled_tools) or '-'}",
-              f"  remove: codex mcp remove {cfg.name}"]
+              f"  disabled_tools: {', '.join(cfg.disabled_tools) or '-'}"]
+    project_file = _project_file_of(config, cfg.name)
+    if project_file is not None:
+        lines.append(f"  defined in: {project_file} (this project's config)")
+    else:
+        lines.append(f"  remove: codex mcp remove {cfg.name}")
     print("\n".join(lines))
     return 0
 
@@ -237,7 +252,13 @@ def remove_server(args: Any) -> int:
     path = codex_home() / "config.toml"
     text = edit_remove(_config_text(path), args.name)
     if text is None:
-        sys.stderr.write(f"No MCP server named '{args.name}' in {path}.\n")
+        project_file = _project_file_of(load_from_args(args), args.name)
+        if project_file is not None:
+            sys.stderr.write(f"MCP server '{args.name}' is defined in {project_file} (this "
+                             f"project's config), not in {path}: edit that file to remove "
+                             "it.\n")
+        else:
+            sys.stderr.write(f"No MCP server named '{args.name}' in {path}.\n")
         return 1
     write_atomically(path, text)
     print(f"Removed global MCP server '{args.name}' from {path}.")

@@ -32,7 +32,14 @@ def start(args: Any, cfg: Config, cwd: Path, resume: Any, prompt: str | None,
     from codex.reaper import want_subreaper
 
     want_subreaper()
-    _apply_trust(cfg, cwd)
+    if _apply_trust(cfg, cwd):
+        # Trusted just now: the project's own .codex/config.toml files apply from this start
+        # on (codex.project_trust), so read the configuration again with them.
+        from codex.config import load_from_args
+        from codex.tui import _flags
+
+        cfg = load_from_args(args, _flags(args))
+        _apply_trust(cfg, cwd)
     if getattr(args, "oss", False):
         from codex.exec_cmd import OSS_DEFAULT_MODEL, pick_oss_provider
 
@@ -116,14 +123,16 @@ def _raw_write(text: str) -> None:
 
 
 # -- trust -------------------------------------------------------------------------------------
-def _apply_trust(cfg: Config, cwd: Path) -> None:
+def _apply_trust(cfg: Config, cwd: Path) -> bool:
     """Ask whether to trust the folder when nothing says yet, and let the answer choose the
-    approval policy and sandbox the user did not set themselves (spec tui.md "Starting")."""
+    approval policy and sandbox the user did not set themselves (spec tui.md "Starting").
+    True when the folder was trusted by this answer (its project config is not in `cfg`)."""
     root = trust.project_root(cwd)
     level = trust.recorded_level(cfg.values, root)
     chosen = any(cfg.sources.get(k) != SRC_DEFAULT for k in ("approval_policy", "sandbox_mode"))
     if level is None and chosen:
-        return
+        return False
+    asked = level is None
     if level is None:
         level = _ask_trust(root)
         if level is None:
@@ -138,6 +147,7 @@ def _apply_trust(cfg: Config, cwd: Path) -> None:
         if cfg.sources.get(key) == SRC_DEFAULT:
             cfg.values[key] = value
             cfg.sources[key] = TRUST_SOURCE
+    return asked and level is trust.TrustLevel.TRUSTED
 
 
 def _ask_trust(root: Path) -> trust.TrustLevel | None:

@@ -7,17 +7,15 @@ only the one table is added or changed.
 
 from __future__ import annotations
 
-import enum
 import os
 from pathlib import Path
 from typing import Any
 
 from codex.config import CONFIG_FILE, ConfigError
+from codex.project_trust import TrustLevel, project_root, recorded_level
 
-
-class TrustLevel(enum.StrEnum):
-    TRUSTED = "trusted"
-    UNTRUSTED = "untrusted"
+__all__ = ["DEFAULTS", "TrustLevel", "needs_question", "project_root", "record",
+           "recorded_level"]
 
 
 # What each answer means when the user chose no policy themselves (flags, -c, config).
@@ -25,39 +23,6 @@ DEFAULTS: dict[TrustLevel, dict[str, str]] = {
     TrustLevel.TRUSTED: {"approval_policy": "on-request", "sandbox_mode": "workspace-write"},
     TrustLevel.UNTRUSTED: {"approval_policy": "untrusted", "sandbox_mode": "read-only"},
 }
-
-
-def project_root(cwd: Path) -> Path:
-    """The folder trust is recorded for (as Codex does): the root of the git checkout holding
-    `cwd`; for a linked worktree (`.git` is a file pointing into `<repo>/.git/worktrees/NAME`)
-    the main checkout's root, so trusting a repository covers its worktrees; else (no git, or
-    a `.git` file of another kind, such as a submodule's) `cwd` itself. Symlinks resolved."""
-    from codex.core.project_docs import find_git_root
-
-    root = find_git_root(cwd)
-    if root is None:
-        return cwd.resolve()
-    dot_git = root / ".git"
-    if dot_git.is_dir():
-        return root.resolve()
-    main = _main_checkout(root, dot_git)
-    return main if main is not None else cwd.resolve()
-
-
-def _main_checkout(root: Path, dot_git: Path) -> Path | None:
-    try:
-        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return None
-    if not text.startswith("gitdir:"):
-        return None
-    target = text[len("gitdir:"):].strip()
-    if not target:
-        return None
-    git_dir = (root / target).resolve()  # an absolute target stays as it is
-    if git_dir.parent.name != "worktrees":
-        return None
-    return git_dir.parent.parent.parent
 
 
 def needs_question(values: dict[str, Any], sources: dict[str, str], cwd: Path) -> bool:
@@ -68,18 +33,6 @@ def needs_question(values: dict[str, Any], sources: dict[str, str], cwd: Path) -
     if any(sources.get(k) != SRC_DEFAULT for k in ("approval_policy", "sandbox_mode")):
         return False
     return recorded_level(values, project_root(cwd)) is None
-
-
-def recorded_level(values: dict[str, Any], root: Path) -> TrustLevel | None:
-    projects = values.get("projects")
-    if not isinstance(projects, dict):
-        return None
-    entry = projects.get(str(root))
-    level = entry.get("trust_level") if isinstance(entry, dict) else None
-    try:
-        return TrustLevel(level) if level else None
-    except ValueError:
-        return None
 
 
 def record(home: Path, root: Path, level: TrustLevel) -> Path:

@@ -317,6 +317,39 @@ def test_sigterm_restores_the_terminal(tui: Tui) -> None:
     tui.term.wait_for("restored-42\n")
 
 
+@pytest.mark.parametrize("delay_s", [0.0, 0.05, 0.15, 0.3, 0.6])
+def test_sigterm_at_any_moment_of_start_up_restores_the_terminal(tui_wide: Tui,
+                                                                  delay_s: float) -> None:
+    """A TERM while the header paints, the log file opens or the UI imports (keys typed
+    meanwhile) must never leave the early composer drawn or the shell's prompt beside it."""
+    tui = tui_wide
+    tui.trust()
+    tui.start(ready=None)
+    tui.term.type("typed early")
+    deadline = time.monotonic() + 10
+    pids: list[int] = []
+    while not pids and time.monotonic() < deadline:
+        pids = tui.codex_pids()
+    assert pids, "codex never started"
+    time.sleep(delay_s)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    def shell_prompt_on_its_own_line(screen: str) -> bool:
+        # Keys codex had not read yet may stand on the shell's line: only its start counts.
+        return screen.rstrip().splitlines()[-1].startswith("SHELL-READY$")
+
+    screen = tui.term.wait_for(shell_prompt_on_its_own_line)
+    assert "for shortcuts" not in screen, screen
+    tui.term.keys("C-u")
+    tui.term.type("echo restored-$((40+2))")
+    tui.term.keys("Enter")
+    tui.term.wait_for("restored-42\n")
+
+
 # -- composer ----------------------------------------------------------------------------------
 def test_ctrl_z_suspends_and_fg_redraws(tui_wide: Tui) -> None:
     tui = tui_wide
@@ -595,6 +628,18 @@ def test_trust_in_a_git_checkout_records_the_repository_root(tui_wide: Tui) -> N
     tui.term.run(["cd", str(tui.repo / "pkg")])
     tui.start()
     assert "Do you trust" not in tui.term.scrollback()
+    tui.quit()
+
+
+def test_the_project_config_applies_once_the_folder_is_trusted(tui_wide: Tui) -> None:
+    """A repository's own .codex/config.toml is ignored until the user answers "trust": then
+    it applies at once, in the session that asked (spec mcp.md "Config")."""
+    tui = tui_wide
+    (tui.repo / ".codex").mkdir()
+    (tui.repo / ".codex" / "config.toml").write_text('model_reasoning_effort = "high"\n')
+    tui.start(ready="Do you trust")
+    tui.term.keys("1")
+    tui.term.wait_for("? for shortcuts · mock-model high")
     tui.quit()
 
 

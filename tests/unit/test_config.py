@@ -194,3 +194,72 @@ def test_shell_environment_policy_types_are_checked(codex_home: Path, text: str,
 def test_openai_base_url_env(codex_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     assert load_config(home=codex_home).provider()["base_url"] == "http://127.0.0.1:9/v1"
+
+
+# -- a trusted project's .codex/config.toml (spec mcp.md "Config") ------------------------------
+def _project(tmp_path: Path) -> tuple[Path, Path]:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".codex").mkdir()
+    (repo / ".codex" / "config.toml").write_text('model = "from-project"\n'
+                                                 'model_reasoning_effort = "low"\n')
+    sub = repo / "pkg" / "sub"
+    (sub / ".codex").mkdir(parents=True)
+    (sub / ".codex" / "config.toml").write_text('model_reasoning_effort = "high"\n'
+                                                '[projects."/elsewhere"]\n'
+                                                'trust_level = "trusted"\n')
+    return repo, sub
+
+
+def _trust(home: Path, folder: Path, level: str = "trusted") -> None:
+    write(home, f'model = "from-user"\n[projects."{folder.resolve()}"]\n'
+                f'trust_level = "{level}"\n')
+
+
+def test_an_unknown_or_untrusted_project_config_is_ignored(codex_home: Path,
+                                                           tmp_path: Path) -> None:
+    repo, sub = _project(tmp_path)
+    cfg = load_config(home=codex_home, cwd=sub)
+    assert cfg["model"] != "from-project" and cfg.project_files == []
+    _trust(codex_home, repo, "untrusted")
+    cfg = load_config(home=codex_home, cwd=sub)
+    assert cfg["model"] == "from-user" and cfg.project_files == []
+
+
+def test_a_trusted_project_layers_its_files_root_first(codex_home: Path,
+                                                       tmp_path: Path) -> None:
+    repo, sub = _project(tmp_path)
+    _trust(codex_home, repo)
+    cfg = load_config(home=codex_home, cwd=sub)
+    assert cfg.project_files == [repo.resolve() / ".codex" / "config.toml",
+                                 sub.resolve() / ".codex" / "config.toml"]
+    assert cfg["model"] == "from-project"  # over the user's file
+    assert cfg.sources["model"] == str(repo.resolve() / ".codex" / "config.toml")
+    assert cfg["model_reasoning_effort"] == "high"  # the folder nearer cwd wins
+    # A project cannot vouch for other folders.
+    assert "/elsewhere" not in cfg["projects"]
+    # -c and flags still win over the project.
+    cfg = load_config(home=codex_home, cwd=sub, overrides=["model=from-c"])
+    assert cfg["model"] == "from-c"
+    # From the root, the subfolder's file is not read.
+    cfg = load_config(home=codex_home, cwd=repo)
+    assert cfg["model_reasoning_effort"] == "low"
+
+
+def test_a_trusted_project_config_error_names_the_file(codex_home: Path,
+                                                       tmp_path: Path) -> None:
+    repo, _ = _project(tmp_path)
+    (repo / ".codex" / "config.toml").write_text("model = \n")
+    _trust(codex_home, repo)
+    with pytest.raises(ConfigError, match=r"repo/\.codex/config\.toml:1"):
+        load_config(home=codex_home, cwd=repo)
+
+
+def test_codex_home_inside_the_project_is_not_read_twice(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    home = repo / ".codex"
+    home.mkdir()
+    _trust(home, repo)
+    cfg = load_config(home=home, cwd=repo)
+    assert cfg.project_files == [] and cfg.sources["model"] == "config.toml"

@@ -1,0 +1,99 @@
+"""A project's own `.codex/config.toml` adds MCP servers (and settings) only once the user
+trusts the folder (spec mcp.md "Config"): the real `codex exec` and `codex doctor`, a real
+reference server, the mock model."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+from tests.conftest import run_codex
+from tests.support import mcp_servers as ms
+from tests.support.exec_harness import Harness
+
+
+def project_server(h: Harness, mark: str) -> None:
+    (h.cwd / ".codex").mkdir(exist_ok=True)
+    (h.cwd / ".codex" / "config.toml").write_text(f"""
+model = "model-from-project"
+
+[mcp_servers.clock]
+command = "{ms.server_bin('mcp-server-time')}"
+env = {{ {ms.MARK_VAR} = "{mark}" }}
+required = true
+""")
+
+
+def trust(h: Harness, level: str) -> None:
+    (h.home / "config.toml").write_text(f'[projects."{h.cwd.resolve()}"]\n'
+                                        f'trust_level = "{level}"\n')
+
+
+def offered(h: Harness, request_index: int) -> set[str]:
+    return {t.get("name", "") for t in h.mock.requests[request_index].body.get("tools") or []}
+
+
+def test_an_untrusted_project_starts_none_of_its_servers(hr: Harness, servers_venv: str,
+                                                         mark: str) -> None:
+    h = hr
+    h.model = None  # no -c model=...: the project's file chooses it
+    project_server(h, mark)
+    for level in (None, "untrusted"):
+        if level:
+            trust(h, level)
+        h.mock.add(h.answer("ok"))
+        r = h.run("hello")
+        assert r.returncode == 0, r.stderr
+        assert not any(n.startswith("mcp__") for n in offered(h, len(h.mock.requests) - 1))
+        assert "clock" not in r.stderr
+        assert h.mock.requests[-1].body["model"] == "gpt-5-codex"  # the built-in default
+    assert ms.marked_processes(mark) == []
+    doctor = run_codex(["doctor"], env=h.env(), cwd=h.cwd)
+    assert doctor.returncode == 0, doctor.stderr
+    assert (f"project config   {h.cwd.resolve() / '.codex' / 'config.toml'} "
+            "(ignored: this folder is not trusted)") in doctor.stdout
+
+
+def test_a_trusted_project_adds_its_servers_and_settings(hr: Harness, servers_venv: str,
+                                                         mark: str) -> None:
+    h = hr
+    h.model = None  # no -c model=...: the project's file chooses it
+    project_server(h, mark)
+    trust(h, "trusted")
+    h.mock.add(h.calls(("c1", "mcp__clock__get_current_time", {"timezone": "UTC"})),
+               h.answer("it is now"))
+    r = h.run("what time is it?")
+    assert r.returncode == 0, r.stderr
+    assert "mcp__clock__get_current_time" in offered(h, 0)
+    assert h.mock.requests[0].body["model"] == "model-from-project"
+    assert '"timezone": "UTC"' in h.outputs(1)["c1"]
+    assert "mcp: clock ready" in r.stderr
+    assert ms.marked_processes(mark) == []
+    project_file = h.cwd.resolve() / ".codex" / "config.toml"
+    doctor = run_codex(["doctor"], env=h.env(), cwd=h.cwd)
+    assert f"project config   {project_file}\n" in doctor.stdout
+    assert re.search(rf'^  model +  = "model-from-project"  \[{re.escape(str(project_file))}\]$',
+                     doctor.stdout, re.M), doctor.stdout
+    listing = run_codex(["mcp", "list"], env=h.env(), cwd=h.cwd)
+    assert "clock" in listing.stdout, listing
+    got = run_codex(["mcp", "get", "clock"], env=h.env(), cwd=h.cwd)
+    assert f"defined in: {project_file} (this project's config)" in got.stdout
+    removed = run_codex(["mcp", "remove", "clock"], env=h.env(), cwd=h.cwd)
+    assert removed.returncode == 1
+    assert f"defined in {project_file}" in removed.stderr and "edit that file" in removed.stderr
+
+
+def test_from_a_subfolder_of_the_trusted_project_too(hr: Harness, servers_venv: str,
+                                                     mark: str) -> None:
+    h = hr
+    h.model = None  # no -c model=...: the project's file chooses it
+    project_server(h, mark)
+    trust(h, "trusted")
+    sub = h.cwd / "src" / "deep"
+    sub.mkdir(parents=True)
+    h.mock.add(h.answer("ok"))
+    r = subprocess.run(h.argv("hello"), cwd=sub, env=h.env(), capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, timeout=90)
+    assert r.returncode == 0, r.stderr
+    assert "mcp__clock__get_current_time" in offered(h, 0)
+    assert ms.marked_processes(mark) == []

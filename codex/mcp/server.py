@@ -337,13 +337,14 @@ class CodexMcpServer:
                          ("sandbox_mode", "sandbox")):
             if arguments.get(arg) is not None:
                 flags[key] = arguments[arg]
-        cfg = load_config(profile=arguments.get("profile") or self._profile,
-                          overrides=self._overrides, flags=flags)
         cwd = Path(arguments.get("cwd") or os.getcwd()).expanduser()
         if not cwd.is_absolute():
             cwd = Path(os.getcwd()) / cwd
         if not cwd.is_dir():
             raise CodexError(f"cwd {cwd} is not a directory")
+        # The session's folder, not the server's, chooses a trusted project's layers.
+        cfg = load_config(profile=arguments.get("profile") or self._profile,
+                          overrides=self._overrides, flags=flags, cwd=cwd)
         options = SessionOptions(config=cfg, cwd=cwd, originator=ORIGINATOR, interactive=True,
                                  base_instructions=arguments.get("base-instructions"),
                                  developer_instructions=arguments.get("developer-instructions"))

@@ -105,6 +105,23 @@ async def test_codex_then_codex_reply_continues_the_thread(home: Path, mock: mm.
     assert mock.requests[0].headers["originator"] == "codex_mcp_server"
 
 
+@pytest.mark.asyncio
+async def test_the_sessions_folder_chooses_the_trusted_projects_config(
+        home: Path, mock: mm.MockModel, tmp_path: Path) -> None:
+    trusted, unknown = tmp_path / "trusted", tmp_path / "unknown"
+    for folder in (trusted, unknown):
+        (folder / ".codex").mkdir(parents=True)
+        (folder / ".codex" / "config.toml").write_text('model = "model-from-project"\n')
+    (home / "config.toml").write_text(f'model = "mock-model"\n[projects."{trusted.resolve()}"]\n'
+                                      'trust_level = "trusted"\n')
+    mock.add(mm.sse(mm.message_item("one")), mm.sse(mm.message_item("two")))
+    async with client(home, mock) as s:
+        for folder in (trusted, unknown):
+            res = await s.call_tool("codex", {"prompt": "hi", "cwd": str(folder)})
+            assert not res.isError, res
+    assert [r.body["model"] for r in mock.requests] == ["model-from-project", "mock-model"]
+
+
 @pytest.mark.parametrize("decision", ["approved", "denied"])
 @pytest.mark.asyncio
 async def test_approval_is_an_elicitation_and_the_answer_decides(

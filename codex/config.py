@@ -286,7 +286,14 @@ def load_config(
     file_values = read_toml_file(home / CONFIG_FILE)
     parsed_overrides = [parse_override(o) for o in overrides]
     _merge(values, file_values, SRC_FILE, sources)
-    project_files = _merge_project_layers(values, sources, home, cwd) if cwd else []
+    project_files: list[Path] = []
+    if cwd is not None:
+        # Trust is the user's word: config.toml and -c (as the UI's trust check reads it).
+        trust_view = {"projects": copy.deepcopy(values.get("projects"))}
+        for parts, value in parsed_overrides:
+            if parts[0] == "projects":
+                _merge(trust_view, _set_dotted({}, parts, value), SRC_OVERRIDE, {})
+        project_files = _merge_project_layers(values, sources, home, cwd, trust_view)
 
     # The profile may itself be chosen by -c profile=... or -p.
     selected = profile
@@ -294,8 +301,8 @@ def load_config(
         for parts, value in parsed_overrides:
             if parts == ["profile"]:
                 selected = str(value)
-    if selected is None and file_values.get("profile") is not None:
-        selected = str(file_values["profile"])
+    if selected is None and values.get("profile") is not None:
+        selected = str(values["profile"])  # config.toml's, or a trusted project's
     if selected is not None:
         _merge_profile(values, sources, home, selected)
 
@@ -318,19 +325,41 @@ _USER_ONLY_KEYS = ("projects",)
 
 
 def _merge_project_layers(values: dict[str, Any], sources: dict[str, str], home: Path,
-                          cwd: Path) -> list[Path]:
+                          cwd: Path, trust_view: dict[str, Any]) -> list[Path]:
+    """Merge the trusted project's files (`codex.project_trust`); an error a file brings in
+    (`mcp_servers = 5`, `approval_policy = 5`) names that file."""
     from codex.project_trust import project_config_files
 
-    _check_tables(values)  # `projects` must be a table before trust is read from it
-    files = project_config_files(values, cwd, home)
+    _check_tables(trust_view)  # `projects` must be a table before trust is read from it
+    files = project_config_files(trust_view, cwd, home)
+    if not files:
+        return files
+    valid_before = _is_valid(values, sources, home)
     for path in files:
         layer = read_toml_file(path)
         for key in _USER_ONLY_KEYS:
             if layer.pop(key, None) is not None:
                 log.warning("ignoring [%s] in %s: only the user's config.toml may set it",
                             key, path)
+        try:
+            _check_tables(layer)
+        except ConfigError as e:
+            raise ConfigError(f"{e.message} (in {path})") from None
         _merge(values, layer, str(path), sources)
+        if valid_before:
+            try:
+                _validate(Config(values, sources, home), warn=False)
+            except ConfigError as e:
+                raise ConfigError(f"{e.message} (in {path})") from None
     return files
+
+
+def _is_valid(values: dict[str, Any], sources: dict[str, str], home: Path) -> bool:
+    try:
+        _validate(Config(copy.deepcopy(values), dict(sources), home), warn=False)
+    except ConfigError:
+        return False  # the user's own file or -c is at fault: the final check says so
+    return True
 
 
 def _merge_profile(values: dict[str, Any], sources: dict[str, str], home: Path,
@@ -376,7 +405,7 @@ def _check_tables(values: Mapping[str, Any]) -> None:
                                   f"([{key}.{name}])")
 
 
-def _validate(cfg: Config) -> None:
+def _validate(cfg: Config, *, warn: bool = True) -> None:
     _check_tables(cfg.values)
     for pid, provider in cfg.values.get("model_providers", {}).items():
         for key in _RETRY_KEYS:
@@ -434,7 +463,7 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"invalid project_doc_fallback_filenames entry {name!r}: a file "
                               "name looked up in each directory, not an absolute path")
     for server in cfg.mcp_servers().values():
-        if server.unknown_keys:
+        if server.unknown_keys and warn:
             log.warning("mcp_servers.%s: ignoring keys codex does not use: %s", server.name,
                         ", ".join(server.unknown_keys))
     for key in ("project_doc_max_bytes", "tool_output_token_limit"):

@@ -32,12 +32,12 @@ def _containment() -> dict[str, str | None]:
 
 
 def _project_config(cfg: Any) -> dict[str, Any]:
-    """The project's .codex/config.toml layers in use, or the one here left out (untrusted)."""
-    from codex.project_trust import PROJECT_CONFIG
+    """The project's .codex/config.toml layers in use, and those here left out (untrusted)."""
+    from codex.project_trust import candidate_files
 
-    here = Path.cwd() / PROJECT_CONFIG
-    ignored = [] if cfg.project_files or not here.is_file() else [str(here)]
-    return {"files": [str(p) for p in cfg.project_files], "ignored_untrusted": ignored}
+    used = [str(p) for p in cfg.project_files]
+    ignored = [str(p) for p in candidate_files(Path.cwd(), cfg.codex_home) if str(p) not in used]
+    return {"files": used, "ignored_untrusted": ignored}
 
 
 def report(args: argparse.Namespace) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     for path in project["files"]:
         out.write(f"{'project config':16} {path}\n")
     for path in project["ignored_untrusted"]:
-        out.write(f"{'project config':16} {path} (ignored: this folder is not trusted)\n")
+        out.write(f"{'project config':16} {path} (ignored: not in a trusted folder)\n")
     pc = info["process_containment"]
     out.write(f"{'processes':16} {pc['mode']}: {pc['detail']}\n")
     if info["unknown_config_keys"]:

@@ -39,6 +39,10 @@ def project_root(cwd: Path) -> Path:
 
 
 def _main_checkout(root: Path, dot_git: Path) -> Path | None:
+    """The main checkout of the linked worktree at `root`, only when git itself would take it
+    for one: `<root>/.git` names `<main>/.git/worktrees/NAME`, that folder exists and its
+    `gitdir` file points back to `<root>/.git`. A `.git` file alone proves nothing (an unpacked
+    archive could name a trusted checkout to borrow its trust)."""
     try:
         text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
     except OSError:
@@ -49,9 +53,18 @@ def _main_checkout(root: Path, dot_git: Path) -> Path | None:
     if not target:
         return None
     git_dir = (root / target).resolve()  # an absolute target stays as it is
-    if git_dir.parent.name != "worktrees":
+    if git_dir.parent.name != "worktrees" or git_dir.parent.parent.name != ".git":
         return None
-    return git_dir.parent.parent.parent
+    try:
+        back = (git_dir / "gitdir").read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    if not back or (git_dir / back).resolve() != dot_git.resolve():
+        return None
+    main = git_dir.parent.parent
+    if not (main / "HEAD").is_file():
+        return None
+    return main.parent
 
 
 def recorded_level(values: dict[str, Any], root: Path) -> TrustLevel | None:
@@ -66,35 +79,37 @@ def recorded_level(values: dict[str, Any], root: Path) -> TrustLevel | None:
         return None
 
 
-def is_trusted(values: dict[str, Any], cwd: Path) -> bool:
-    """Whether `cwd` itself, or else its project root, is recorded as trusted in `values`
-    (the user's configuration: a project cannot vouch for itself)."""
+def trusted_folder(values: dict[str, Any], cwd: Path) -> Path | None:
+    """The folder whose entry in `values` makes `cwd` trusted: `cwd` itself when it has an
+    entry, else its project root; None when that entry is missing or says untrusted. `values`
+    must be the user's configuration (config.toml, -c): a project cannot vouch for itself."""
     here = cwd.resolve()
     for folder in (here, project_root(here)):
         level = recorded_level(values, folder)
         if level is not None:
-            return level is TrustLevel.TRUSTED
-    return False
+            return folder if level is TrustLevel.TRUSTED else None
+    return None
 
 
-def project_config_files(values: dict[str, Any], cwd: Path, codex_home: Path) -> list[Path]:
-    """The `.codex/config.toml` files of a trusted project, lowest precedence first: from the
-    checkout's top down to `cwd`, each folder's own (a subfolder's settings win, as Codex layers
-    them). Empty when the folder is not trusted. A file that is the user's own config (codex
-    home is `<folder>/.codex`) is not listed twice."""
-    here = cwd.resolve()
-    if not is_trusted(values, here):
-        return []
+def is_trusted(values: dict[str, Any], cwd: Path) -> bool:
+    return trusted_folder(values, cwd) is not None
+
+
+def candidate_files(cwd: Path, codex_home: Path, *, top: Path | None = None) -> list[Path]:
+    """Every `.codex/config.toml` from `top` (default: the top of the checkout holding `cwd`;
+    outside git, `cwd`) down to `cwd`, lowest precedence first. The user's own config (codex
+    home is `<folder>/.codex`) is never one of them."""
     from codex.core.project_docs import find_git_root
 
-    # The walk stops at the checkout holding `cwd` (a linked worktree's own top, not the main
-    # checkout its trust comes from); outside git, `cwd` alone.
-    top = find_git_root(here) or here
+    here = cwd.resolve()
+    # A linked worktree's own top, not the main checkout its trust comes from.
+    stop = top if top is not None and (top == here or top in here.parents) else \
+        find_git_root(here) or here
     folders = [here]
-    if top != here:
+    if stop != here:
         for d in here.parents:
             folders.append(d)
-            if d == top:
+            if d == stop:
                 break
     user_file = (codex_home / "config.toml").resolve()
     files = []
@@ -103,3 +118,14 @@ def project_config_files(values: dict[str, Any], cwd: Path, codex_home: Path) ->
         if path.is_file() and path.resolve() != user_file:
             files.append(path)
     return files
+
+
+def project_config_files(values: dict[str, Any], cwd: Path, codex_home: Path) -> list[Path]:
+    """The `.codex/config.toml` files that apply in `cwd`, lowest precedence first (a
+    subfolder's settings win, as Codex layers them); empty unless the folder is trusted. When
+    the trust is `cwd`'s own entry, only its file: folders above it were not vouched for."""
+    folder = trusted_folder(values, cwd)
+    if folder is None:
+        return []
+    top = folder if folder == cwd.resolve() else None
+    return candidate_files(cwd, codex_home, top=top)

@@ -132,11 +132,12 @@ def _masked(table: Any) -> str:
 
 
 def _project_file_of(config: Any, name: str) -> str | None:
-    """The trusted project's .codex/config.toml that defines server `name`, if one does."""
+    """The trusted project's .codex/config.toml that defines server `name` (its command or
+    url), if one does; a project file that only adjusts a user's server does not count."""
     project = {str(p) for p in config.project_files}
-    prefix = f"mcp_servers.{name}."
-    for key, source in config.sources.items():
-        if key.startswith(prefix) and source in project:
+    for key in ("command", "url"):
+        source = config.sources.get(f"mcp_servers.{name}.{key}")
+        if source in project:
             return source
     return None
 

@@ -38,8 +38,17 @@ def start(args: Any, cfg: Config, cwd: Path, resume: Any, prompt: str | None,
         from codex.config import load_from_args
         from codex.tui import _flags
 
+        painted = (cfg.get("model"), cfg.get("model_reasoning_effort"))
         cfg = load_from_args(args, _flags(args))
         _apply_trust(cfg, cwd)
+        model, effort = cfg.get("model"), cfg.get("model_reasoning_effort")
+        if (model, effort) != painted:  # the header above shows the old ones
+            where = ", ".join(dict.fromkeys(
+                cfg.sources.get(k, "") for k in ("model", "model_reasoning_effort")
+                if cfg.sources.get(k) in {str(p) for p in cfg.project_files}))
+            _raw_write(Renderer().style(f"model: {model} {effort or ''}".rstrip()
+                                        + (f"  (from {where})" if where else ""), "dim")
+                       + "\r\n")
     if getattr(args, "oss", False):
         from codex.exec_cmd import OSS_DEFAULT_MODEL, pick_oss_provider
 

@@ -221,3 +221,10 @@ def test_trust_root_is_the_checkout_and_the_main_checkout_of_a_worktree(tmp_path
     odd.mkdir()
     (odd / ".git").write_text("gitdir: ../repo/.git/modules/odd\n")
     assert trust.project_root(odd) == odd.resolve()
+    # A forged worktree link (an unpacked archive naming a trusted checkout) borrows nothing:
+    # git's own record of the worktree must point back to it.
+    for target in ("../repo/.git/worktrees/whatever", "../repo/.git/worktrees/wt"):
+        forged = tmp_path / "forged"
+        forged.mkdir(exist_ok=True)
+        (forged / ".git").write_text(f"gitdir: {target}\n")
+        assert trust.project_root(forged) == forged.resolve(), target

@@ -263,3 +263,47 @@ def test_codex_home_inside_the_project_is_not_read_twice(tmp_path: Path) -> None
     _trust(home, repo)
     cfg = load_config(home=home, cwd=repo)
     assert cfg.project_files == [] and cfg.sources["model"] == "config.toml"
+
+
+def test_trust_of_the_folder_alone_applies_only_its_own_file(codex_home: Path,
+                                                             tmp_path: Path) -> None:
+    repo, sub = _project(tmp_path)
+    write(codex_home, f'[projects."{repo.resolve()}"]\ntrust_level = "untrusted"\n'
+                      f'[projects."{sub.resolve()}"]\ntrust_level = "trusted"\n')
+    cfg = load_config(home=codex_home, cwd=sub)
+    assert cfg.project_files == [sub.resolve() / ".codex" / "config.toml"]
+    assert cfg["model"] != "from-project"  # the untrusted root's file is not read
+
+
+def test_trust_given_with_c_counts_as_the_users_word(codex_home: Path, tmp_path: Path) -> None:
+    repo, _ = _project(tmp_path)
+    assert "." not in str(repo.resolve())  # -c splits its key at every dot, as Codex's does
+    cfg = load_config(home=codex_home, cwd=repo,
+                      overrides=[f'projects.{repo.resolve()}.trust_level="trusted"'])
+    assert cfg["model"] == "from-project"
+
+
+def test_a_project_may_choose_the_profile(codex_home: Path, tmp_path: Path) -> None:
+    repo, _ = _project(tmp_path)
+    (repo / ".codex" / "config.toml").write_text('profile = "fast"\n')
+    _trust(codex_home, repo)
+    (codex_home / "config.toml").write_text((codex_home / "config.toml").read_text()
+                                            + '[profiles.fast]\nmodel = "from-profile"\n')
+    cfg = load_config(home=codex_home, cwd=repo)
+    assert cfg.profile == "fast" and cfg["model"] == "from-profile"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("mcp_servers = 5", "invalid mcp_servers 5"),
+    ("approval_policy = 5", "invalid approval_policy 5"),
+    ('[mcp_servers.half]\nenv = { A = "1" }', "mcp_servers.half"),
+])
+def test_a_bad_value_from_a_project_file_names_the_file(codex_home: Path, tmp_path: Path,
+                                                        bad: str, message: str) -> None:
+    repo, _ = _project(tmp_path)
+    (repo / ".codex" / "config.toml").write_text(bad + "\n")
+    _trust(codex_home, repo)
+    with pytest.raises(ConfigError) as e:
+        load_config(home=codex_home, cwd=repo)
+    assert message in e.value.message
+    assert e.value.message.endswith(f"(in {repo.resolve() / '.codex' / 'config.toml'})")

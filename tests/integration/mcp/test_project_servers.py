@@ -51,7 +51,7 @@ def test_an_untrusted_project_starts_none_of_its_servers(hr: Harness, servers_ve
     doctor = run_codex(["doctor"], env=h.env(), cwd=h.cwd)
     assert doctor.returncode == 0, doctor.stderr
     assert (f"project config   {h.cwd.resolve() / '.codex' / 'config.toml'} "
-            "(ignored: this folder is not trusted)") in doctor.stdout
+            "(ignored: not in a trusted folder)") in doctor.stdout
 
 
 def test_a_trusted_project_adds_its_servers_and_settings(hr: Harness, servers_venv: str,
@@ -97,3 +97,38 @@ def test_from_a_subfolder_of_the_trusted_project_too(hr: Harness, servers_venv: 
     assert r.returncode == 0, r.stderr
     assert "mcp__clock__get_current_time" in offered(h, 0)
     assert ms.marked_processes(mark) == []
+
+
+def test_a_forged_worktree_link_borrows_no_trust(hr: Harness, servers_venv: str,
+                                                 mark: str) -> None:
+    """An unpacked archive next to a trusted checkout, whose `.git` file names that checkout's
+    worktrees folder: git would not take it for a worktree, and neither do we."""
+    h = hr
+    h.model = None
+    trust(h, "trusted")
+    evil = h.cwd.parent / "unpacked"
+    (evil / ".codex").mkdir(parents=True)
+    (evil / ".git").write_text(f"gitdir: ../{h.cwd.name}/.git/worktrees/anything\n")
+    (evil / ".codex" / "config.toml").write_text(f"""
+model = "model-from-project"
+[mcp_servers.clock]
+command = "{ms.server_bin('mcp-server-time')}"
+env = {{ {ms.MARK_VAR} = "{mark}" }}
+required = true
+""")
+    h.mock.add(h.answer("ok"))
+    r = subprocess.run(h.argv("--skip-git-repo-check", "hello"), cwd=evil, env=h.env(),
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=90)
+    assert r.returncode == 0, r.stderr
+    assert h.mock.requests[0].body["model"] == "gpt-5-codex"
+    assert not any(n.startswith("mcp__") for n in offered(h, 0))
+    assert "clock" not in r.stderr
+
+
+def test_doctor_in_the_folder_holding_codex_home_ignores_nothing(hr: Harness) -> None:
+    home = hr.cwd / ".codex"
+    home.mkdir()
+    (home / "config.toml").write_text('model = "mine"\n')
+    doctor = run_codex(["doctor"], env=hr.env(CODEX_HOME=str(home)), cwd=hr.cwd)
+    assert doctor.returncode == 0, doctor.stderr
+    assert "project config" not in doctor.stdout

@@ -54,6 +54,7 @@ MAX_LINE_BYTES = 64 << 20  # one JSON-RPC message (a screenshot's base64 can be 
 _DEAD_STREAM = (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream)
 REQUEST_TIMEOUT = 408  # the SDK's McpError code for a read timeout
 CONNECTION_CLOSED = -32000  # the SDK's code for "Connection closed"
+CANCEL_SEND_S = 2.0  # sending notifications/cancelled must not hold the turn up
 
 # The SDK logs transport failures with tracebacks; we report them as reasons instead.
 if os.environ.get("CODEX_LOG", "").lower() != "debug":
@@ -351,11 +352,15 @@ class Connection:
         if isinstance(session, str):
             return CallOutcome(None, session)
         timeout = self.config.tool_timeout_s
+        # The id the SDK gives this request (it numbers them in order and assigns before its
+        # first await), so an abandoned call can be cancelled on the server too.
+        request_id = getattr(session, "_request_id", None)
         try:
             result = await session.call_tool(tool, arguments or {},
                                              read_timeout_seconds=timedelta(seconds=timeout))
         except McpError as e:
             if e.error.code == REQUEST_TIMEOUT:
+                await self._cancel_on_server(session, request_id, "tool_timeout_sec elapsed")
                 return CallOutcome(None, f"tool call timed out after {timeout:g} s "
                                          "(tool_timeout_sec)")
             if e.error.code == CONNECTION_CLOSED:
@@ -363,10 +368,29 @@ class Connection:
             return CallOutcome(None, f"{e.error.message} (MCP error {e.error.code})")
         except _DEAD_STREAM:
             return CallOutcome(None, await self._lost("before the call"))
+        except asyncio.CancelledError:
+            # The turn was interrupted: the server may stop the work too. Shielded, as this
+            # task is being cancelled; bounded by CANCEL_SEND_S.
+            await asyncio.shield(self._cancel_on_server(session, request_id, "interrupted"))
+            raise
         except (RuntimeError, ValidationError) as e:
             # The SDK checks structured results against the tool's outputSchema.
             return CallOutcome(None, f"invalid result from the server: {e}")
         return CallOutcome(result.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+    async def _cancel_on_server(self, session: ClientSession, request_id: Any,
+                                reason: str) -> None:
+        """`notifications/cancelled` for a request we stopped waiting for (MCP spec,
+        "Cancellation"): the server may stop the work. Best effort: never raises."""
+        if not isinstance(request_id, int):
+            return
+        note = types.ClientNotification(types.CancelledNotification(
+            params=types.CancelledNotificationParams(requestId=request_id, reason=reason)))
+        try:
+            with anyio.fail_after(CANCEL_SEND_S):
+                await session.send_notification(note)
+        except Exception as e:  # noqa: BLE001 - the call's own outcome is what matters
+            log.debug("could not cancel request %s on %s: %s", request_id, self.name, e)
 
     async def _lost(self, when: str) -> str:
         """The session died under a call: FAILED now (the next call restarts it)."""

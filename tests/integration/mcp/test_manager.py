@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,8 @@ async def test_crash_mid_call_then_one_restart(tmp_path: Path, servers_venv: str
 
 
 async def test_tool_timeout(tmp_path: Path, servers_venv: str, mark: str) -> None:
-    slow = ms.write_script(tmp_path / "slow.py", """
+    cancelled, started = tmp_path / "cancelled", tmp_path / "started"
+    slow = ms.write_script(tmp_path / "slow.py", f"""
         import anyio
         from mcp.server.fastmcp import FastMCP
         app = FastMCP("slow", log_level="WARNING")
@@ -166,21 +168,49 @@ async def test_tool_timeout(tmp_path: Path, servers_venv: str, mark: str) -> Non
         @app.tool()
         async def wait(seconds: float) -> str:
             \"\"\"Sleep, then answer.\"\"\"
-            await anyio.sleep(seconds)
+            open({str(started)!r}, "w").write("started")
+            try:
+                await anyio.sleep(seconds)
+            except anyio.get_cancelled_exc_class():
+                # the SDK cancels the handler when notifications/cancelled names its request
+                open({str(cancelled)!r}, "w").write("cancelled")
+                raise
             return "done"
 
         app.run()
     """)
     m = manager({"slow": {"command": ms.script_python(), "args": [str(slow)],
-                          "env": {ms.MARK_VAR: mark}, "tool_timeout_sec": 0.5}}, tmp_path)
+                          "env": {ms.MARK_VAR: mark}, "tool_timeout_sec": 2},
+                 "patient": {"command": ms.script_python(), "args": [str(slow)],
+                             "env": {ms.MARK_VAR: mark}}}, tmp_path)
     m.start()
     try:
         await m.wait_started()
         out = await m.call_tool("slow", "wait", {"seconds": 30})
-        assert out.error == "tool call timed out after 0.5 s (tool_timeout_sec)"
+        assert out.error == "tool call timed out after 2 s (tool_timeout_sec)"
+        assert started.exists()  # 2 s: the tool was running when the client gave up
+        # ... and the server was told to stop the work (notifications/cancelled)
+        deadline = time.monotonic() + 10
+        while not cancelled.exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert cancelled.exists()
         assert m.statuses()[0].state is ServerState.READY  # the server itself is fine
         fast = await m.call_tool("slow", "wait", {"seconds": 0})
         assert fast.result is not None and fast.result["content"][0]["text"] == "done"
+        # An interrupted call (the user stopped the turn) is cancelled on the server too.
+        cancelled.unlink()
+        started.unlink()
+        call = asyncio.ensure_future(m.call_tool("patient", "wait", {"seconds": 60}))
+        deadline = time.monotonic() + 30
+        while not started.exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        deadline = time.monotonic() + 10
+        while not cancelled.exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert cancelled.exists()
     finally:
         await m.shutdown()
     assert ms.marked_processes(mark) == []

@@ -122,11 +122,17 @@ def _start_early_composer(cfg: Config, cwd: Path,
 
     early = EarlyComposer(sys.stdin.fileno(), sys.stdout.fileno(), footer_text(
         str(cfg.get("model", "")), cfg.get("model_reasoning_effort"), banner.short_path(cwd)))
-    # From here until the UI installs its own handlers, a TERM or HUP unwinds through the
-    # `finally` that restores the terminal (the default action would leave it in raw mode
-    # with the composer drawn). Installed before `start()`, so no moment is uncovered.
+    # From here until the UI installs its own handlers, a TERM or HUP must leave the terminal
+    # as it was (the default action would leave it raw with the composer drawn). While the
+    # early composer's reader runs, the signal reaches it through the wakeup fd and it ends
+    # the process itself (`codex.tui.early`); before and after, this handler unwinds through
+    # the `finally` that restores the terminal. Installed before `start()`: no moment uncovered.
+    def on_signal(signum: int, _frame: object) -> None:
+        if not early.handles_signals():
+            raise SystemExit(128 + signum)
+
     for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _exit_on_signal)
+        signal.signal(sig, on_signal)
     try:
         early.start()
     except (OSError, termios.error):
@@ -136,10 +142,6 @@ def _start_early_composer(cfg: Config, cwd: Path,
         early.close()
         raise
     return early
-
-
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
 
 
 class _HeldLogs:

@@ -1255,6 +1255,12 @@ class TuiApp:
         self._schedule_frame()
 
     # ------------------------------------------------------------------ lifecycle
+    def _quit_on_signal(self, signum: int) -> None:
+        """TERM or HUP: shut down as on /quit, then exit 128+N like a process the signal ended."""
+        if self._quit_reason is None:
+            self.exit_code = 128 + signum
+        self.request_quit(QuitReason.SIGNAL)
+
     def request_quit(self, reason: QuitReason) -> None:
         if self._quit_reason is not None:
             return
@@ -1353,7 +1359,7 @@ class TuiApp:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGHUP):
             try:
-                loop.add_signal_handler(sig, self.request_quit, QuitReason.SIGNAL)
+                loop.add_signal_handler(sig, self._quit_on_signal, sig)
             except (NotImplementedError, RuntimeError):
                 pass
         boot = asyncio.ensure_future(self._boot())

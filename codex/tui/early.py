@@ -13,6 +13,14 @@ stays a paste, Ctrl-C quits, exactly as if the UI had been there from the start.
 The preview shows printable text (and Backspace); after any other key (Enter, Esc, arrows, a
 paste, Ctrl-…) it stops changing and the UI applies what follows when it takes over.
 
+A TERM or HUP while it owns the terminal is handled by the reader thread, not by a Python-level
+handler: the interpreter runs those only between bytecodes of the main thread, and a frozen
+(compiled) build may import for a long while without reaching one — the signal would wait and
+then unwind from wherever the main thread happened to be, leaving the composer drawn and the
+terminal raw. `signal.set_wakeup_fd` makes the C-level handler write the signal's number into
+the reader's wake pipe at once; the reader erases what was drawn, restores the terminal's modes
+and ends the process with 128+N (nothing else is running yet: the session starts after `stop()`).
+
 Standard library only: this runs before anything heavy is imported.
 """
 
@@ -21,6 +29,7 @@ from __future__ import annotations
 import codecs
 import os
 import select
+import signal
 import termios
 import threading
 from dataclasses import dataclass
@@ -34,6 +43,8 @@ BRACKETED_PASTE_ON = "\x1b[?2004h"
 BRACKETED_PASTE_OFF = "\x1b[?2004l"
 _BACKSPACE = ("\x7f", "\x08")
 JOIN_TIMEOUT_S = 1.0
+STOP_BYTE = b"x"  # what stop() writes to the wake pipe; a signal writes its own number
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def footer_text(model: str, effort: str | None, cwd_label: str) -> str:
@@ -62,6 +73,8 @@ class EarlyComposer:
         self._wake_r, self._wake_w = -1, -1
         self._thread: threading.Thread | None = None
         self._drawn = False  # the composer is on screen and stop() has not run
+        self._prev_wakeup_fd: int | None = None  # set_wakeup_fd's previous fd while ours is set
+        self._term_lock = threading.Lock()  # one of stop() / the signal path touches the terminal
 
     def start(self) -> None:
         """Enter raw mode, draw the composer, start reading keys. OSError / termios.error
@@ -82,6 +95,11 @@ class EarlyComposer:
         self._raw += typed
         self._apply(self._decoder.decode(typed))
         self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)  # set_wakeup_fd requires it
+        try:
+            self._prev_wakeup_fd = signal.set_wakeup_fd(self._wake_w)
+        except ValueError:  # not the main thread: the Python-level handler alone then
+            self._prev_wakeup_fd = None
         # Blank line, prompt, footer; then back up to the prompt line.
         self._drawn = True
         self._write(BRACKETED_PASTE_ON + "\r\n" + PROMPT + "\r\n"
@@ -107,9 +125,10 @@ class EarlyComposer:
         the prompt) and return every byte typed so far. With `erase`, clear what was drawn
         (the UI is not coming: an error follows). Raw mode stays: the caller restores
         `saved_attrs` when the UI is done."""
+        self._restore_wakeup_fd()
         if self._thread is not None:
             try:
-                os.write(self._wake_w, b"x")
+                os.write(self._wake_w, STOP_BYTE)
             except OSError:
                 pass
             self._thread.join(JOIN_TIMEOUT_S)
@@ -118,9 +137,10 @@ class EarlyComposer:
             if fd >= 0:
                 os.close(fd)
         self._wake_r = self._wake_w = -1
-        if self._drawn:
-            self._drawn = False
-            self._write("\r\x1b[1A" + ("\x1b[J" if erase else ""))
+        with self._term_lock:
+            if self._drawn:
+                self._drawn = False
+                self._write("\r\x1b[1A" + ("\x1b[J" if erase else ""))
         with self._lock:
             return bytes(self._raw)
 
@@ -137,6 +157,25 @@ class EarlyComposer:
             self._write(BRACKETED_PASTE_OFF)
             self.saved_attrs = None
 
+    def handles_signals(self) -> bool:
+        """Whether a TERM or HUP now reaches the reader thread (which then ends the process
+        cleanly): the Python-level handler must then do nothing."""
+        return self._prev_wakeup_fd is not None and self._thread is not None \
+            and self._thread.is_alive()
+
+    def _restore_wakeup_fd(self) -> None:
+        """Give back the wakeup fd we took, unless someone (asyncio, when the UI installs its
+        handlers) replaced ours since. Main thread only, as set_wakeup_fd is."""
+        if self._prev_wakeup_fd is None:
+            return
+        prev, self._prev_wakeup_fd = self._prev_wakeup_fd, None
+        try:
+            current = signal.set_wakeup_fd(prev)
+            if current != self._wake_w:
+                signal.set_wakeup_fd(current)
+        except ValueError:
+            pass
+
     # -- reader thread ---------------------------------------------------------------------
     def _read_keys(self) -> None:
         while True:
@@ -145,7 +184,16 @@ class EarlyComposer:
             except (OSError, ValueError):
                 return
             if self._wake_r in ready:
-                return
+                try:
+                    woken = os.read(self._wake_r, 64)
+                except OSError:
+                    return
+                for signum in woken:
+                    if signum in EXIT_SIGNALS:
+                        self._exit_on_signal(signum)
+                if STOP_BYTE in woken:
+                    return
+                continue
             try:
                 data = os.read(self.fd_in, 4096)
             except OSError:
@@ -157,6 +205,21 @@ class EarlyComposer:
                 changed = self._apply(self._decoder.decode(data))
             if changed:
                 self._draw()
+
+    def _exit_on_signal(self, signum: int) -> None:
+        """TERM or HUP while we own the terminal: leave it as we found it and end the process
+        now (from this thread; see the module docstring)."""
+        with self._term_lock:
+            if self._drawn:
+                self._drawn = False
+                self._write("\r\x1b[1A\x1b[J")
+            if self.saved_attrs is not None:
+                try:
+                    termios.tcsetattr(self.fd_in, termios.TCSADRAIN, self.saved_attrs)
+                except termios.error:
+                    pass
+            self._write(BRACKETED_PASTE_OFF)
+            os._exit(128 + signum)
 
     def _apply(self, text: str) -> bool:
         p = self._preview

@@ -311,13 +311,14 @@ def test_sigterm_restores_the_terminal(tui: Tui) -> None:
     for pid in pids:
         os.kill(pid, signal.SIGTERM)
     tui.term.wait_for(lambda s: s.rstrip().endswith("$"))
-    tui.term.type("echo restored-$((40+2))")
-    tui.term.wait_for("echo restored-$((40+2))")  # the shell echoes what is typed
+    tui.term.type("echo rc=$? restored-$((40+2))")
+    tui.term.wait_for("echo rc=$? restored-$((40+2))")  # the shell echoes what is typed
     tui.term.keys("Enter")
-    tui.term.wait_for("restored-42\n")
+    screen = tui.term.wait_for("restored-42\n")
+    assert "rc=143 restored-42" in screen  # 128 + SIGTERM, as if the signal had ended it
 
 
-@pytest.mark.parametrize("delay_s", [0.0, 0.05, 0.15, 0.3, 0.6])
+@pytest.mark.parametrize("delay_s", [0.0, 0.05, 0.15, 0.3, 0.6, 0.9, 1.2, 1.5])
 def test_sigterm_at_any_moment_of_start_up_restores_the_terminal(tui_wide: Tui,
                                                                   delay_s: float) -> None:
     """A TERM while the header paints, the log file opens or the UI imports (keys typed

@@ -128,8 +128,10 @@ def _start_early_composer(cfg: Config, cwd: Path,
     # the process itself (`codex.tui.early`); before and after, this handler unwinds through
     # the `finally` that restores the terminal. Installed before `start()`: no moment uncovered.
     def on_signal(signum: int, _frame: object) -> None:
-        if not early.handles_signals():
-            raise SystemExit(128 + signum)
+        if early.handles_signals():
+            early.deliver(signum)
+            return
+        raise SystemExit(128 + signum)
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)

@@ -163,6 +163,15 @@ class EarlyComposer:
         return self._prev_wakeup_fd is not None and self._thread is not None \
             and self._thread.is_alive()
 
+    def deliver(self, signum: int) -> None:
+        """Hand a signal the Python-level handler saw to the reader thread, in case it arrived
+        before the wakeup fd was ours (a second copy of one already written is harmless: the
+        first ends the process)."""
+        try:
+            os.write(self._wake_w, bytes([signum]))
+        except OSError:
+            pass
+
     def _restore_wakeup_fd(self) -> None:
         """Give back the wakeup fd we took, unless someone (asyncio, when the UI installs its
         handlers) replaced ours since. Main thread only, as set_wakeup_fd is."""

@@ -108,7 +108,6 @@ def _start_early_composer(cfg: Config, cwd: Path,
                           resume: ResumeRequest | None) -> EarlyComposer | None:
     """Echo keys while the UI loads (`codex.tui.early`), unless a question comes first
     (the trust prompt, the resume picker). None when not started."""
-    import signal
     import termios
 
     from codex.tui import trust
@@ -118,23 +117,12 @@ def _start_early_composer(cfg: Config, cwd: Path,
     if trust.needs_question(cfg.values, cfg.sources, cwd):
         return None
     from codex.tui import banner
-    from codex.tui.early import EarlyComposer, footer_text
+    from codex.tui.early import EarlyComposer, footer_text, install_exit_handlers
 
     early = EarlyComposer(sys.stdin.fileno(), sys.stdout.fileno(), footer_text(
         str(cfg.get("model", "")), cfg.get("model_reasoning_effort"), banner.short_path(cwd)))
-    # From here until the UI installs its own handlers, a TERM or HUP must leave the terminal
-    # as it was (the default action would leave it raw with the composer drawn). While the
-    # early composer's reader runs, the signal reaches it through the wakeup fd and it ends
-    # the process itself (`codex.tui.early`); before and after, this handler unwinds through
-    # the `finally` that restores the terminal. Installed before `start()`: no moment uncovered.
-    def on_signal(signum: int, _frame: object) -> None:
-        if early.handles_signals():
-            early.deliver(signum)
-            return
-        raise SystemExit(128 + signum)
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, on_signal)
+    # Before `start()`, so no moment is uncovered until the UI installs its own handlers.
+    install_exit_handlers(early)
     try:
         early.start()
     except (OSError, termios.error):

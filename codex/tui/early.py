@@ -53,6 +53,23 @@ def footer_text(model: str, effort: str | None, cwd_label: str) -> str:
     return " · ".join(["? for shortcuts", model + (f" {effort}" if effort else ""), cwd_label])
 
 
+def install_exit_handlers(early: EarlyComposer) -> None:
+    """TERM and HUP from now until the UI installs its own: while `early`'s reader runs, it
+    gets the signal (through the wakeup fd, and from here in case the signal came before the
+    fd was ours) and ends the process with the terminal restored; otherwise SystemExit(128+N)
+    unwinds through the caller's `finally`, which restores it. The default action would leave
+    the terminal raw with the composer drawn."""
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if early.handles_signals():
+            early.deliver(signum)
+            return
+        raise SystemExit(128 + signum)
+
+    for sig in EXIT_SIGNALS:
+        signal.signal(sig, on_signal)
+
+
 @dataclass
 class _Preview:
     text: str = ""

@@ -3,10 +3,13 @@ capped Markdown chunks, the early composer on a real pty, and the trust root of 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import select
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -228,3 +231,50 @@ def test_trust_root_is_the_checkout_and_the_main_checkout_of_a_worktree(tmp_path
         forged.mkdir(exist_ok=True)
         (forged / ".git").write_text(f"gitdir: {target}\n")
         assert trust.project_root(forged) == forged.resolve(), target
+
+
+# The main thread stuck in C code that runs no Python-level signal handler (glibc's system()
+# retries its wait on EINTR), as a compiled build's main thread is while it imports.
+_STUCK_MAIN_THREAD = """
+import os, sys
+from codex.tui.early import EarlyComposer, install_exit_handlers
+early = EarlyComposer(0, 1, "the-footer")
+install_exit_handlers(early)
+try:
+    early.start()
+    os.system("sleep 60")
+finally:
+    early.close()
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_a_signal_ends_the_early_composer_cleanly_while_the_main_thread_is_busy(
+        sig: int) -> None:
+    from ptyprocess import PtyProcess
+
+    proc = PtyProcess.spawn([sys.executable, "-c", _STUCK_MAIN_THREAD],
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+                            dimensions=(24, 80))
+    try:
+        out = b""
+        while b"the-footer" not in out:
+            out += proc.read(4096)
+        time.sleep(0.2)  # the shell child of system() is running
+        proc.kill(sig)
+        deadline = time.monotonic() + 20  # far below the 60 s the main thread is stuck for
+        while proc.isalive() and time.monotonic() < deadline:
+            try:
+                out += proc.read(4096)
+            except EOFError:
+                break
+        assert not proc.isalive(), "the signal waited for the main thread"
+        proc.wait()
+        assert proc.exitstatus == 128 + sig
+        tail = out.split(b"the-footer", 1)[1]
+        assert b"\r\x1b[1A\x1b[J" in tail  # what was drawn is erased
+        assert tail.endswith(b"\x1b[?2004l")  # bracketed paste off again
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # system()'s sleep, left to init otherwise
+        proc.close(force=True)

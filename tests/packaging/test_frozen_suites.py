@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SUITES = {
     "interactive-ui": ["tests/tui/test_e2e.py", "tests/tui/test_startup.py"],
     "mcp": ["tests/integration/mcp/test_exec_mcp.py", "tests/integration/mcp/test_mcp_cli.py",
-            "tests/integration/mcp/test_mcp_server.py"],
+            "tests/integration/mcp/test_mcp_server.py",
+            "tests/integration/mcp/test_project_servers.py"],
     "exec-front-end": ["tests/hardening/test_silent_stdin_wait.py",
                        "tests/hardening/test_jsonl_open_items.py"],
 }

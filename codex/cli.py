@@ -41,6 +41,9 @@ _VALUE_OPTIONS = frozenset({"-c", "--config", "-p", "--profile", "-C", "--cd", "
 # Subcommands that run the model's commands (and so reap what those leave behind). The
 # interactive UI does so too, once its first frame is up (`codex.tui.startup`).
 _RUNS_COMMANDS = frozenset({"exec", "exec-server"})
+# Commands with no use for the current directory (all others read the project's config,
+# AGENTS.md or run commands there).
+_NEEDS_NO_CWD = frozenset({"exec-server", "completion", "login", "logout", "update"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -343,6 +346,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.chdir(args.cd)
         except OSError as e:
             parser.error(f"cannot change to directory {args.cd!r}: {e.strerror}")
+    if args.command not in _NEEDS_NO_CWD:
+        try:
+            os.getcwd()
+        except OSError:
+            sys.stderr.write("codex: error: the current directory does not exist any more (was "
+                             "it deleted?); cd to another one or pass -C DIR\n")
+            return 1
     if args.command in _RUNS_COMMANDS:
         # Orphans of the commands we run come to us, not init (codex.reaper).
         from codex.reaper import want_subreaper

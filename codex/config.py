@@ -483,8 +483,15 @@ directory, after `-C`, chooses the project layers)."""
         overrides=getattr(args, "config_overrides", None) or (),
         flags=flags,
         defaults=defaults,
-        cwd=Path.cwd(),
+        cwd=_cwd_or_none(),
     )
+
+
+def _cwd_or_none() -> Path | None:
+    try:
+        return Path.cwd()
+    except OSError:  # deleted under us: no project layers; the command says what it needs
+        return None
 
 
 def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -122,3 +122,20 @@ def test_version_imports_nothing_heavy() -> None:
              or m.startswith(("codex.core", "codex.exec_server", "codex.unified_exec"))}
     assert heavy == set(), heavy
     assert "codex.cli" in imported
+
+
+@pytest.mark.parametrize("argv", [["doctor"], ["exec", "hi"], ["mcp", "list"],
+                                  ["sandbox", "--", "true"], []])
+def test_a_deleted_current_directory_is_one_error_line(tmp_path: Path, argv: list[str]) -> None:
+    import shlex
+
+    from tests.conftest import codex_cmd
+
+    script = (f"mkdir {tmp_path}/gone && cd {tmp_path}/gone && rmdir {tmp_path}/gone && "
+              f"exec {shlex.join([*codex_cmd(), *argv])} </dev/null")
+    r = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60,
+                       env={"PATH": "/usr/bin:/bin", "CODEX_HOME": str(tmp_path / "home"),
+                            "HOME": str(tmp_path)})
+    assert r.returncode == 1, r
+    assert r.stderr == ("codex: error: the current directory does not exist any more (was it "
+                        "deleted?); cd to another one or pass -C DIR\n"), r.stderr

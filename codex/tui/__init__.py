@@ -11,6 +11,7 @@ from __future__ import annotations
 # anything else is imported (dataclasses and typing alone are ~15 ms).
 import argparse
 import os
+import signal
 import sys
 from collections import namedtuple
 from pathlib import Path
@@ -76,6 +77,11 @@ def _main(args: argparse.Namespace, resume: ResumeRequest | None, prompt: str | 
         return 1
     from codex.tui import banner
 
+    # A TERM or HUP before the UI's own handlers (during the trust question, the resume
+    # picker) unwinds through the `finally`s that restore the terminal instead of killing us
+    # with it raw; the early composer installs its own (`install_exit_handlers`).
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit_on_signal)
     # The header's top first (no configuration needed), its model row once it is read.
     columns = os.get_terminal_size(sys.stdout.fileno()).columns
     banner.paint(banner.header_top(__version__, columns))
@@ -132,6 +138,10 @@ def _start_early_composer(cfg: Config, cwd: Path,
         early.close()
         raise
     return early
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 class _HeldLogs:

@@ -632,6 +632,19 @@ def test_trust_in_a_git_checkout_records_the_repository_root(tui_wide: Tui) -> N
     tui.quit()
 
 
+def test_sigterm_during_the_trust_question_restores_the_terminal(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.start(ready="Do you trust")
+    for pid in tui.codex_pids():
+        os.kill(pid, signal.SIGTERM)
+    screen = tui.term.wait_for(lambda s: s.rstrip().endswith("$"))
+    assert "press 1 or 2" not in screen  # the question is erased, not left under the prompt
+    tui.term.type("echo rc=$?")
+    tui.term.keys("Enter")
+    tui.term.wait_for("\nrc=143\n")
+    assert not (tui.home / "config.toml").exists()  # no answer, nothing recorded
+
+
 def test_the_project_config_applies_once_the_folder_is_trusted(tui_wide: Tui) -> None:
     """A repository's own .codex/config.toml is ignored until the user answers "trust": then
     it applies at once, in the session that asked (spec mcp.md "Config")."""

@@ -226,6 +226,7 @@ class TuiApp:
         self._reconnecting: str | None = None  # the status line's label while retrying
         self._declined_patches: set[str] = set()  # call ids the user declined (see _decide)
         self._reasoning_buf = ""  # the reasoning summary streaming now
+        self._attempt_shown = False  # a reasoning cell came from the response now streaming
         self._thinking: str | None = None  # its bold headline, the status line's label
         self.buffer = Buffer(multiline=True, history=InMemoryHistory(self._history),
                              on_text_changed=lambda _b: self._on_text_changed())
@@ -752,6 +753,14 @@ class TuiApp:
             self._reconnecting = f"Reconnecting… {ev.attempt}/{ev.max_attempts}"
         else:
             self._reconnecting = ev.message
+        # The retried request streams its answer from the start: what the broken stream had
+        # not printed yet is dropped, and an answer already partly printed is marked as cut.
+        self._reasoning_buf, self._thinking = "", None
+        cut = self.output.abandon_answer() or self._attempt_shown
+        self._attempt_shown = False
+        if cut:
+            self.emit(cells.info(self.renderer, "connection lost; the answer starts again",
+                                 self._cols()))
         if self.turn is not TurnState.RUNNING:
             self.emit(cells.warning(self.renderer, ev.message, self._cols()))
 
@@ -776,6 +785,7 @@ class TuiApp:
         self.turn_started = time.monotonic()
         self.output.new_turn()
         self._thinking, self._reasoning_buf = None, ""
+        self._attempt_shown = False
         self._turn_patch_count = 0
         if self._tick_task is None or self._tick_task.done():
             self._tick_task = asyncio.ensure_future(self._tick())
@@ -813,6 +823,7 @@ class TuiApp:
 
     def _on_reasoning(self, ev: P.Reasoning) -> None:
         self._reasoning_buf = ""
+        self._attempt_shown = True  # a retry of this response would show it again
         self.output.finish_answer()
         self.emit(cells.reasoning(self.renderer, ev.text, self._cols(), self.show_raw_reasoning))
 
@@ -866,6 +877,7 @@ class TuiApp:
         self.emit(cell.lines, cell.full)
 
     def _on_token_count(self, ev: P.TokenCount) -> None:
+        self._attempt_shown = False  # sent after each complete response: none is retried now
         self.percent_left = ev.percent_left
         self.token_total = ev.total
 

@@ -127,6 +127,22 @@ class HistoryQueue:
             self._live.done = True
             self._live = None
 
+    def abandon_answer(self) -> bool:
+        """The stream broke and the request starts again from the beginning (the session's
+        StreamError): the live answer's text that is not printed yet is void, and so is any
+        text no message has claimed. True when part of it was printed already (the caller
+        then says the answer starts again, rather than let it read as said twice)."""
+        self._unclaimed = ""
+        live, self._live = self._live, None
+        if live is None:
+            return False
+        try:
+            self._entries.remove(live)
+        except ValueError:
+            pass
+        self.tail_lines, self._tail_key = [], None
+        return not live.first
+
     @property
     def answering(self) -> bool:
         return self._live is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -57,6 +58,66 @@ def idle(tui: Tui) -> str:
 
 
 # -- answers, commands, patches ------------------------------------------------------------
+PARAGRAPHS = [f"Paragraph {i} of the answer." for i in range(1, 7)]
+
+
+def _cut_stream(full: mm.Reply, upto: str) -> tuple[mm.Reply, threading.Event]:
+    """The first events of `full`, up to the delta that completes `upto`; the stream then
+    stalls until the event is set and ends without response.completed (a broken stream)."""
+    text, events = "", []
+    for ev in full.events:
+        events.append(ev)
+        text += ev.get("delta", "") if isinstance(ev, dict) else ""
+        if upto in text:
+            break
+    release = threading.Event()
+    return mm.Reply(events=events, hold=release), release
+
+
+def test_an_answer_cut_by_a_broken_stream_is_not_shown_twice(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    full = answer("\n\n".join(PARAGRAPHS))
+    partial, release = _cut_stream(full, "Paragraph 3 of")  # 1-2 whole, 3 begun
+    tui.mock.add(partial, full)
+    tui.start()
+    send(tui, "a long answer please")
+    tui.term.wait_for("Paragraph 1 of the answer.", whole=True)
+    tui.term.wait_for("Paragraph 2 of the answer.")
+    release.set()  # the stream ends without response.completed: the request is retried
+    tui.term.wait_for("Paragraph 6 of the answer.", whole=True)
+    idle(tui)
+    text = tui.term.scrollback()
+    marker = "connection lost; the answer starts again"
+    assert text.count(marker) == 1, text
+    before, after = text.split(marker)
+    for p in PARAGRAPHS:
+        assert after.count(p) == 1, (p, text)
+    assert "Paragraph 3" not in before  # the begun paragraph was never printed, and is not
+    assert before.count("Paragraph 1 of the answer.") == 1
+    tui.quit()
+
+
+def test_a_stream_broken_before_anything_was_printed_leaves_no_trace(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    full = answer("\n\n".join(PARAGRAPHS))
+    partial, release = _cut_stream(full, "Paragraph 1 of")  # nothing complete yet
+    release.set()
+    tui.mock.add(partial, full)
+    tui.start()
+    send(tui, "a long answer please")
+    tui.term.wait_for("Paragraph 6 of the answer.", whole=True)
+    idle(tui)
+    text = tui.term.scrollback()
+    assert "connection lost" not in text
+    for p in PARAGRAPHS:
+        assert text.count(p) == 1, (p, text)
+    assert text.count("Paragraph 1") == 1, text  # not the broken stream's start, glued on
+    assert len(tui.mock.requests) == 2
+    tui.quit()
+
+
 def test_streamed_markdown_answer(tui: Tui) -> None:
     tui.trust()
     tui.mock.add(answer(MD_ANSWER))

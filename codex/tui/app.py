@@ -170,9 +170,10 @@ _APPROVAL_OPTIONS: list[tuple[P.ReviewDecision, str, str, str]] = [
 
 class TuiApp:
     def __init__(self, opts: TuiOptions, session_factory: SessionFactory,
-                 early: EarlyComposer | None = None) -> None:
+                 early: EarlyComposer | None = None, typeahead: bytes = b"") -> None:
         self.opts = opts
         self._early = early
+        self._typeahead = typeahead  # keys typed before a start-up question was drawn
         self.session_factory = session_factory
         self.session: Any = None
         self.renderer = Renderer()
@@ -1375,11 +1376,11 @@ class TuiApp:
             except (NotImplementedError, RuntimeError):
                 pass
         boot = asyncio.ensure_future(self._boot())
-        if self._early is not None:
-            # The keys typed while the UI loaded come first, as if typed into it.
-            typed = self._early.stop()
-            if typed:
-                store_typeahead(self.app.input, parse_keys(typed))
+        # The keys typed while the UI loaded (or before a start-up question) come first, as if
+        # typed into it.
+        typed = self._typeahead + (self._early.stop() if self._early is not None else b"")
+        if typed:
+            store_typeahead(self.app.input, parse_keys(typed))
         try:
             result = await self.app.run_async()
         finally:

@@ -32,7 +32,14 @@ def start(args: Any, cfg: Config, cwd: Path, resume: Any, prompt: str | None,
     from codex.reaper import want_subreaper
 
     want_subreaper()
-    if _apply_trust(cfg, cwd):
+    # Keys typed before a question is drawn are the user's first message, not its answer
+    # (a "1" in "fix issue 1" would trust the folder): set aside, given to the composer.
+    held = bytearray()
+    # Which session to resume first: a missing one is an error before any question is asked.
+    resume_path = _resume_path(cfg, cwd, resume, held) if resume is not None else None
+    if resume is not None and resume_path is None:
+        return 0  # picker cancelled
+    if _apply_trust(cfg, cwd, held):
         # Trusted just now: the project's own .codex/config.toml files apply from this start
         # on (codex.project_trust), so read the configuration again with them.
         from codex.config import load_from_args
@@ -58,14 +65,11 @@ def start(args: Any, cfg: Config, cwd: Path, resume: Any, prompt: str | None,
     from codex.exec.inputs import image_part
 
     images = [image_part(p) for p in getattr(args, "image", None) or []]
-    resume_path = _resume_path(cfg, cwd, resume) if resume is not None else None
-    if resume is not None and resume_path is None:
-        return 0  # picker cancelled
     opts = TuiOptions(config=cfg, cwd=cwd, home=cfg.codex_home, version=_version(),
                       resume_path=resume_path, first_prompt=prompt, images=images,
                       add_dirs=tuple(getattr(args, "add_dir", None) or ()),
                       exec_server_url=getattr(args, "exec_server", None))
-    return run_app(opts, open_session, early)
+    return run_app(opts, open_session, early, bytes(held))
 
 
 def _version() -> str:
@@ -89,8 +93,10 @@ async def open_session(opts: TuiOptions, resume_path: Path | None) -> Any:
         exec_server_url=opts.exec_server_url))
 
 
-def run_app(opts: TuiOptions, session_factory: Any, early: EarlyComposer | None = None) -> int:
-    """Run the UI until the user quits; the terminal is restored on every way out."""
+def run_app(opts: TuiOptions, session_factory: Any, early: EarlyComposer | None = None,
+            typeahead: bytes = b"") -> int:
+    """Run the UI until the user quits; the terminal is restored on every way out
+    (`typeahead`: keys typed before a question, fed to the composer first)."""
     fd = sys.stdin.fileno()
     try:
         saved = early.saved_attrs if early is not None else termios.tcgetattr(fd)
@@ -98,7 +104,7 @@ def run_app(opts: TuiOptions, session_factory: Any, early: EarlyComposer | None 
         saved = None
     ui: TuiApp | None = None
     try:
-        ui = TuiApp(opts, session_factory, early)
+        ui = TuiApp(opts, session_factory, early, typeahead)
         code = asyncio.run(ui.run())
     finally:
         if saved is not None:
@@ -132,7 +138,37 @@ def _raw_write(text: str) -> None:
 
 
 # -- trust -------------------------------------------------------------------------------------
-def _apply_trust(cfg: Config, cwd: Path) -> bool:
+def _set_aside_typeahead(held: bytearray | None) -> None:
+    """Move what was typed so far out of the terminal's input into `held`, so a question
+    drawn next reads only keys pressed after it appears. The line discipline holds an
+    unfinished line back until canonical mode is left, so leave it for the read (as the early
+    composer does); an Enter it turned into LF is given back its CR."""
+    if held is None:
+        return
+    import select
+
+    fd = sys.stdin.fileno()
+    try:
+        saved = termios.tcgetattr(fd)
+    except termios.error:
+        return
+    raw = termios.tcgetattr(fd)
+    raw[3] &= ~(termios.ICANON | termios.ECHO)
+    raw[6][termios.VMIN], raw[6][termios.VTIME] = 0, 0
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, raw)
+        while select.select([fd], [], [], 0)[0]:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            held += chunk.replace(b"\n", b"\r")
+    except OSError:
+        pass
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+def _apply_trust(cfg: Config, cwd: Path, held: bytearray | None = None) -> bool:
     """Ask whether to trust the folder when nothing says yet, and let the answer choose the
     approval policy and sandbox the user did not set themselves (spec tui.md "Starting").
     True when the folder was trusted by this answer (its project config is not in `cfg`)."""
@@ -143,6 +179,7 @@ def _apply_trust(cfg: Config, cwd: Path) -> bool:
         return False
     asked = level is None
     if level is None:
+        _set_aside_typeahead(held)
         level = _ask_trust(root)
         if level is None:
             raise CodexError("no answer to the trust question; nothing was changed",
@@ -173,7 +210,8 @@ def _ask_trust(root: Path) -> trust.TrustLevel | None:
 
 
 # -- resume ------------------------------------------------------------------------------------
-def _resume_path(cfg: Config, cwd: Path, resume: Any) -> Path | None:
+def _resume_path(cfg: Config, cwd: Path, resume: Any,
+                 held: bytearray | None = None) -> Path | None:
     """The rollout to resume: by id, the newest of this directory (`--last`; any directory
     with `--all`), or the one picked from the list; None when the picker is cancelled."""
     from codex.core.rollout import find_rollout
@@ -194,6 +232,7 @@ def _resume_path(cfg: Config, cwd: Path, resume: Any) -> Path | None:
                                              (s.entry.cwd or "") if resume.all_folders else "")
                                  if x))
                for s in found]
+    _set_aside_typeahead(held)
     idx = pick([("bold", "Resume a previous session (type to filter)")], choices,
                filterable=True)
     return None if idx is None else found[idx].path

@@ -693,6 +693,35 @@ def test_trust_in_a_git_checkout_records_the_repository_root(tui_wide: Tui) -> N
     tui.quit()
 
 
+def test_keys_typed_before_the_trust_question_are_the_first_message(tui_wide: Tui) -> None:
+    """Typed while codex starts in a new folder: "fix issue 1 now" holds a 1, which must not
+    answer the question drawn after it; the text waits in the composer instead."""
+    tui = tui_wide
+    tui.mock.add(answer("on it"))
+    tui.start(ready=None)
+    tui.term.type("fix issue 1 now")
+    tui.term.wait_for("Do you trust")
+    time.sleep(0.3)  # a question answered by the typed "1" would be gone by now
+    assert "Do you trust" in tui.term.screen()
+    assert not (tui.home / "config.toml").exists()
+    tui.term.keys("2")
+    tui.term.wait_for("› fix issue 1 now")
+    tui.term.keys("Enter")
+    tui.term.wait_for("on it", whole=True)
+    assert user_texts(tui.mock.requests[0])[-1] == "fix issue 1 now"
+    data = tomllib.loads((tui.home / "config.toml").read_text())
+    assert data["projects"][str(tui.repo.resolve())]["trust_level"] == "untrusted"
+    tui.quit()
+
+
+def test_resume_last_with_nothing_to_resume_fails_before_asking_anything(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.start("resume", "--last", ready="no recorded session")
+    screen = tui.term.wait_for(lambda s: s.rstrip().endswith("$"))
+    assert "Do you trust" not in screen
+    assert not (tui.home / "config.toml").exists()  # no trust recorded for a failed start
+
+
 def test_sigterm_during_the_trust_question_restores_the_terminal(tui_wide: Tui) -> None:
     tui = tui_wide
     tui.start(ready="Do you trust")

@@ -408,11 +408,24 @@ class TuiApp:
         title = "Run this command?" if is_exec else "Apply these edits?"
         if is_exec and req.escalated:
             title = "Run this command outside the sandbox?"
+        # The options come first in the budget: a cut modal must never hide the choice that
+        # Enter would make. Around the modal: the status line, a blank line, the footer, and
+        # the "… +N lines" line of a body that does not fit.
+        options = []
+        for i, (_d, key, exec_label, patch_label) in enumerate(self._approval_options(req)):
+            label = exec_label if is_exec else patch_label
+            sel = i == pa.selected
+            # The label gives way at a narrow width, the key never does.
+            text = f"{'›' if sel else ' '} " + cells.truncate(label, width - len(key) - 5) \
+                + f" ({key})"
+            options.append(r.style(text, "bold cyan" if sel else ""))
+        free = self._rows() - len(options) - len(self._queued) - 4
         lines.append(r.style(title, "bold yellow"))
         if req.reason:
-            for ln in r.text(sanitize(req.reason), width - 2, style="italic"):
-                lines.append("  " + ln)
-        room = max(2, self._rows() - 10)
+            reason = r.text(sanitize(req.reason), width - 2, style="italic")
+            keep = max(1, free - 2)  # the title, and at least one line of what is asked
+            lines.extend("  " + ln for ln in reason[:keep])
+        room = max(1, free - len(lines))
         if is_exec:
             # Wrapped, never cut: the person approving must see the whole command.
             cmd = [ln for part in sanitize(req.command).splitlines() or [""]
@@ -435,14 +448,7 @@ class TuiApp:
             if len(body) > room:
                 lines.append(r.style(f"  … +{len(body) - room} lines (ctrl+t to read all)",
                                      "dim italic"))
-        for i, (_d, key, exec_label, patch_label) in enumerate(self._approval_options(req)):
-            label = exec_label if is_exec else patch_label
-            sel = i == pa.selected
-            # The label gives way at a narrow width, the key never does.
-            text = f"{'›' if sel else ' '} " + cells.truncate(label, width - len(key) - 5) \
-                + f" ({key})"
-            lines.append(r.style(text, "bold cyan" if sel else ""))
-        return ANSI("\n".join(lines))
+        return ANSI("\n".join(lines + options))
 
     @staticmethod
     def _approval_options(req: Any) -> list[tuple[P.ReviewDecision, str, str, str]]:

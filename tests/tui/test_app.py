@@ -284,7 +284,8 @@ def test_patch_approval_shows_proposed_edits_and_counts_the_diff(app: TuiApp) ->
     shown = [visible(x).rstrip() for x in app._approval_text().value.split("\n")]
     assert not any("✓" in ln or "Added" in ln for ln in shown), shown
     assert any(ln.startswith("• Add big.txt (+120 -0)") for ln in shown), shown
-    room = max(2, app._rows() - 10)
+    # The rows left by the 4 options, the title and the 4 rows around the modal.
+    room = max(1, app._rows() - 4 - 1 - 4)
     # The diff's lines: one header + 120 added; `room` of them are shown.
     assert f"… +{121 - room} lines (ctrl+t to read all)" in "\n".join(shown), shown
 

@@ -225,6 +225,26 @@ def test_patch_cell_with_diff(tui: Tui) -> None:
     tui.quit()
 
 
+def test_a_small_terminal_always_shows_the_selected_approval_option(tui: Tui) -> None:
+    """A two-file patch with a long reason at 40x12 (and 100x30): the diff gives way, the
+    options never do, so the one Enter would choose is on screen."""
+    files = "".join(f"*** Add File: file{i}.txt\n" + "".join(f"+line {j}\n" for j in range(8))
+                    for i in range(2))
+    patch = f"*** Begin Patch\n{files}*** End Patch\n"
+    tui.mock.add(mm.sse(mm.custom_call("apply_patch", patch, "p1")), answer("declined then"))
+    tui.start("-a", "untrusted", "-s", "read-only")
+    send(tui, "write two files")
+    tui.term.wait_for("Apply these edits?")
+    for _ in range(4):  # to the last option, whatever their number
+        tui.term.keys("Down")
+    screen = tui.term.wait_for(lambda s: "› No" in s)
+    assert "(esc)" in screen or "(n)" in screen, screen
+    tui.term.keys("Escape")
+    idle(tui)
+    assert not (tui.repo / "file0.txt").exists()
+    tui.quit()
+
+
 def test_scrollback_keeps_every_line_in_order(tui: Tui) -> None:
     tui.trust()
     body = "".join(f"answer-line-{i:03d}\n" for i in range(100))

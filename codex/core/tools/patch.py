@@ -75,8 +75,13 @@ class PatchTool:
                                  f"not allowed ({why}; approval policy `{policy.approval}`).",
                                  changes)
         if need:
-            reason = (f"writes outside the writable roots: {', '.join(outside)}" if outside
-                      else None)
+            # Under read-only every path is "outside": say why in those words, not as if the
+            # paths were wrong.
+            reason = None
+            if outside and policy.sandbox_mode == READ_ONLY:
+                reason = "the sandbox is read-only: approving lets this patch write its files"
+            elif outside:
+                reason = f"writes outside the writable roots: {', '.join(outside)}"
             answer = await ctx.request_approval(
                 PatchApprovalRequest(ctx.call_id, changes, reason),
                 keys=[file_key(str(p)) for p in written])

@@ -932,7 +932,8 @@ class TuiApp:
         for rc in list(self._running.values()):
             if isinstance(ev, P.TurnAborted):
                 self._running.pop(rc.call_id, None)
-        if isinstance(ev, P.TurnAborted):
+        if isinstance(ev, P.TurnAborted) and self._quit_reason is None:
+            # (Not when quitting: nobody is left to tell the model anything.)
             self.emit(cells.error(self.renderer,
                                   f"Turn {ev.reason}: tell the model what to do differently",
                                   self._cols()))

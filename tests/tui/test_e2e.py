@@ -399,6 +399,26 @@ def test_sigterm_restores_the_terminal(tui: Tui) -> None:
     assert "rc=143 restored-42" in screen  # 128 + SIGTERM, as if the signal had ended it
 
 
+def test_sigterm_during_a_turn_ends_it_quietly(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.trust()
+    marker = f"sleep-{os.getpid()}-{time.monotonic_ns()}"
+    tui.mock.add(exec_call(f"sh -c 'sleep 60; echo {marker}'", "c1"), answer("never"))
+    tui.start()
+    send(tui, "wait a minute")
+    tui.term.wait_for("Running")
+    for pid in tui.codex_pids():
+        os.kill(pid, signal.SIGTERM)
+    screen = tui.term.wait_for(lambda s: s.rstrip().endswith("$"))
+    assert "Turn interrupted" not in screen  # nobody is left to tell the model anything
+    assert "To continue this session, run codex resume" in screen
+    tui.term.type("echo rc=$?")
+    tui.term.keys("Enter")
+    tui.term.wait_for("\nrc=143\n")
+    out = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+    assert out.strip() == ""  # the command's process group ended with the session
+
+
 @pytest.mark.parametrize("delay_s", [0.0, 0.05, 0.15, 0.3, 0.6, 0.9, 1.2, 1.5])
 def test_sigterm_at_any_moment_of_start_up_restores_the_terminal(tui_wide: Tui,
                                                                   delay_s: float) -> None:

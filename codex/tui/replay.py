@@ -79,6 +79,7 @@ _WALL = re.compile(r"^Wall time: ([0-9.]+) seconds$", re.M)
 # cut short by an interrupt (turn.py).
 _DECLINED_PREFIXES = ("exec_command declined:", "command declined:")
 _ABORTED_PREFIX = "aborted:"
+_SANDBOX_NOTE = re.compile(r"\n\nNote: the (?:[a-z-]+ )?sandbox denied this command[^\n]*\Z")
 
 
 def recorded_result(out: Any) -> RecordedResult:
@@ -109,6 +110,8 @@ def recorded_result(out: Any) -> RecordedResult:
                                   float(dur) if isinstance(dur, int | float) else 0.0,
                                   str(data.get("output", "")))
     head, sep, body = out.partition("\nOutput:\n")
+    # The sandbox note (tools/shell.py) is advice for the model: the live cell never showed it.
+    body = _SANDBOX_NOTE.sub("", body)
     if not sep:
         return RecordedResult("completed", None, 0.0, out)
     wall = _WALL.search(head)

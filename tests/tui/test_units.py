@@ -208,3 +208,17 @@ def test_dispatch_chooses_the_interactive_ui(argv: list[str], interactive: bool)
 def test_interactive_flags_parse() -> None:
     a = build_interactive_parser().parse_args(["-a", "untrusted", "-s", "read-only", "hi"])
     assert (a.approval, a.sandbox, a.prompt) == ("untrusted", "read-only", "hi")
+
+
+def test_a_replayed_command_does_not_show_the_models_sandbox_note() -> None:
+    from codex.tui.replay import recorded_result
+
+    out = ("Chunk ID: 1\nWall time: 0.1 seconds\nProcess exited with code 1\nOutput:\n"
+           "touch: cannot touch 'foo.txt': Permission denied\n\nNote: the read-only sandbox "
+           "denied this command (approval policy `untrusted`: it cannot be rerun outside the "
+           "sandbox).")
+    res = recorded_result(out)
+    assert res.exit_code == 1 and res.status == "failed"
+    assert res.output == "touch: cannot touch 'foo.txt': Permission denied"
+    kept = recorded_result("Process exited with code 0\nOutput:\nNote: the sandbox is fine\n")
+    assert kept.output == "Note: the sandbox is fine\n"  # only the appended note goes

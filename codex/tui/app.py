@@ -421,6 +421,11 @@ class TuiApp:
             options.append(r.style(text, "bold cyan" if sel else ""))
         free = self._rows() - len(options) - len(self._queued) - 4
         lines.append(r.style(title, "bold yellow"))
+        if is_exec and not req.escalated and str(self.sandbox_mode) == "read-only":
+            # Approval lets it run, the sandbox still applies (spec session.md): say so before
+            # the user approves a write that will be refused.
+            lines.append(r.style(cells.truncate("  runs in the read-only sandbox: it may read, "
+                                                "not write", width), "dim"))
         if req.reason:
             reason = r.text(sanitize(req.reason), width - 2, style="italic")
             keep = max(1, free - 2)  # the title, and at least one line of what is asked

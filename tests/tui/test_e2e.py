@@ -266,6 +266,27 @@ def test_scrollback_keeps_every_line_in_order(tui: Tui) -> None:
 
 
 # -- approvals -------------------------------------------------------------------------------
+def test_the_approval_says_when_the_command_stays_read_only(tui_wide: Tui) -> None:
+    tui = tui_wide
+    tui.mock.add(exec_call(f"touch {tui.repo / 'x'}", "c1"))  # Esc stops the turn there
+    tui.start("-a", "untrusted", "-s", "read-only")
+    send(tui, "make x")
+    screen = tui.term.wait_for("Run this command?")
+    assert "runs in the read-only sandbox: it may read, not write" in screen
+    tui.term.keys("Escape")
+    idle(tui)
+    tui.quit()
+    tui.start("-a", "untrusted", "-s", "workspace-write")
+    tui.mock.add(exec_call(f"touch {tui.repo / 'y'}", "c2"), answer("made"))
+    send(tui, "make y")
+    screen = tui.term.wait_for("Run this command?")
+    assert "read-only sandbox" not in screen
+    tui.term.keys("y")
+    tui.term.wait_for("made", whole=True)
+    assert (tui.repo / "y").exists()
+    tui.quit()
+
+
 @pytest.mark.parametrize("key, ran, aborted", [("y", True, False), ("n", False, False),
                                                ("Escape", False, True)])
 def test_untrusted_approval_options(tui_wide: Tui, key: str, ran: bool, aborted: bool) -> None:

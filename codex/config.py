@@ -320,8 +320,10 @@ def load_config(
     return cfg
 
 
-# Keys a project's own file may not set: trust is the user's word about folders.
-_USER_ONLY_KEYS = ("projects",)
+# Keys a project's own file may not set: trust is the user's word about folders, and the
+# profiles are the user's (a project's `[profiles.NAME]` would override the user's own table of
+# that name, above the project's rank). `profile = "NAME"` choosing one of them is allowed.
+_USER_ONLY_KEYS = ("projects", "profiles")
 
 
 def _merge_project_layers(values: dict[str, Any], sources: dict[str, str], home: Path,

@@ -79,16 +79,26 @@ def recorded_level(values: dict[str, Any], root: Path) -> TrustLevel | None:
         return None
 
 
-def trusted_folder(values: dict[str, Any], cwd: Path) -> Path | None:
-    """The folder whose entry in `values` makes `cwd` trusted: `cwd` itself when it has an
-    entry, else its project root; None when that entry is missing or says untrusted. `values`
-    must be the user's configuration (config.toml, -c): a project cannot vouch for itself."""
+def level_for(values: dict[str, Any], cwd: Path) -> tuple[TrustLevel | None, Path]:
+    """The trust that applies in `cwd` and the folder it is recorded for: `cwd`'s own entry
+    when it has one, else its project root's (level None: nothing recorded; the folder is then
+    the project root, where the UI's question records the answer). The one rule for the
+    config layers, the trust question and its defaults."""
     here = cwd.resolve()
-    for folder in (here, project_root(here)):
+    root = project_root(here)
+    for folder in (here, root):
         level = recorded_level(values, folder)
         if level is not None:
-            return folder if level is TrustLevel.TRUSTED else None
-    return None
+            return level, folder
+    return None, root
+
+
+def trusted_folder(values: dict[str, Any], cwd: Path) -> Path | None:
+    """The folder whose entry in `values` makes `cwd` trusted (see `level_for`); None when the
+    entry is missing or says untrusted. `values` must be the user's configuration
+    (config.toml, -c): a project cannot vouch for itself."""
+    level, folder = level_for(values, cwd)
+    return folder if level is TrustLevel.TRUSTED else None
 
 
 def is_trusted(values: dict[str, Any], cwd: Path) -> bool:

@@ -428,7 +428,7 @@ class TuiApp:
                                                 "not write", width), "dim"))
         if req.reason:
             reason = r.text(sanitize(req.reason), width - 2, style="italic")
-            keep = max(1, free - 2)  # the title, and at least one line of what is asked
+            keep = max(1, free - len(lines) - 1)  # at least one line of what is asked
             lines.extend("  " + ln for ln in reason[:keep])
         room = max(1, free - len(lines))
         if is_exec:

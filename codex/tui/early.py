@@ -149,10 +149,16 @@ class EarlyComposer:
             except OSError:
                 pass
             self._thread.join(JOIN_TIMEOUT_S)
+            stuck = self._thread.is_alive()  # blocked writing to a stalled terminal
             self._thread = None
-        for fd in (self._wake_r, self._wake_w):
-            if fd >= 0:
-                os.close(fd)
+        else:
+            stuck = False
+        if not stuck:
+            # (A reader still running keeps its pipe: closed, the numbers could be reused by
+            # another fd it would then read from.)
+            for fd in (self._wake_r, self._wake_w):
+                if fd >= 0:
+                    os.close(fd)
         self._wake_r = self._wake_w = -1
         with self._term_lock:
             if self._drawn:
@@ -192,15 +198,17 @@ class EarlyComposer:
     def _restore_wakeup_fd(self) -> None:
         """Give back the wakeup fd we took, unless someone (asyncio, when the UI installs its
         handlers) replaced ours since. Main thread only, as set_wakeup_fd is."""
-        if self._prev_wakeup_fd is None:
+        prev = self._prev_wakeup_fd
+        if prev is None:
             return
-        prev, self._prev_wakeup_fd = self._prev_wakeup_fd, None
         try:
             current = signal.set_wakeup_fd(prev)
             if current != self._wake_w:
                 signal.set_wakeup_fd(current)
         except ValueError:
             pass
+        # Cleared only now: a signal in between still finds the reader (handles_signals).
+        self._prev_wakeup_fd = None
 
     # -- reader thread ---------------------------------------------------------------------
     def _read_keys(self) -> None:

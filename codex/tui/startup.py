@@ -6,6 +6,7 @@ Imported after the header is painted (it pulls in prompt_toolkit and rich).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import termios
@@ -162,18 +163,18 @@ def _set_aside_typeahead(held: bytearray | None) -> None:
             if not chunk:
                 break
             held += chunk.replace(b"\n", b"\r")
-    except OSError:
+    except (OSError, termios.error):
         pass
     finally:
-        termios.tcsetattr(fd, termios.TCSANOW, saved)
+        with contextlib.suppress(termios.error):
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 def _apply_trust(cfg: Config, cwd: Path, held: bytearray | None = None) -> bool:
     """Ask whether to trust the folder when nothing says yet, and let the answer choose the
     approval policy and sandbox the user did not set themselves (spec tui.md "Starting").
     True when the folder was trusted by this answer (its project config is not in `cfg`)."""
-    root = trust.project_root(cwd)
-    level = trust.recorded_level(cfg.values, root)
+    level, root = trust.level_for(cfg.values, cwd)  # the same rule as the config layers
     chosen = any(cfg.sources.get(k) != SRC_DEFAULT for k in ("approval_policy", "sandbox_mode"))
     if level is None and chosen:
         return False

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from codex.config import CONFIG_FILE, ConfigError
-from codex.project_trust import TrustLevel, project_root, recorded_level
+from codex.project_trust import TrustLevel, level_for, project_root, recorded_level
 
-__all__ = ["DEFAULTS", "TrustLevel", "needs_question", "project_root", "record",
+__all__ = ["DEFAULTS", "TrustLevel", "level_for", "needs_question", "project_root", "record",
            "recorded_level"]
 
 
@@ -32,7 +32,7 @@ def needs_question(values: dict[str, Any], sources: dict[str, str], cwd: Path) -
 
     if any(sources.get(k) != SRC_DEFAULT for k in ("approval_policy", "sandbox_mode")):
         return False
-    return recorded_level(values, project_root(cwd)) is None
+    return level_for(values, cwd)[0] is None
 
 
 def record(home: Path, root: Path, level: TrustLevel) -> Path:

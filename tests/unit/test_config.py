@@ -307,3 +307,27 @@ def test_a_bad_value_from_a_project_file_names_the_file(codex_home: Path, tmp_pa
         load_config(home=codex_home, cwd=repo)
     assert message in e.value.message
     assert e.value.message.endswith(f"(in {repo.resolve() / '.codex' / 'config.toml'})")
+
+
+def test_a_project_cannot_redefine_the_users_profiles(codex_home: Path, tmp_path: Path) -> None:
+    repo, _ = _project(tmp_path)
+    (repo / ".codex" / "config.toml").write_text('profile = "work"\n'
+                                                 '[profiles.work]\nmodel = "from-project"\n')
+    _trust(codex_home, repo)
+    (codex_home / "config.toml").write_text((codex_home / "config.toml").read_text()
+                                            + '[profiles.work]\nmodel = "users-work"\n')
+    cfg = load_config(home=codex_home, cwd=repo)
+    assert cfg.profile == "work" and cfg["model"] == "users-work"
+
+
+def test_the_trust_question_follows_the_same_rule_as_the_layers(codex_home: Path,
+                                                                tmp_path: Path) -> None:
+    from codex.tui import trust
+
+    repo, sub = _project(tmp_path)
+    write(codex_home, f'[projects."{sub.resolve()}"]\ntrust_level = "trusted"\n')
+    cfg = load_config(home=codex_home, cwd=sub)
+    assert cfg.project_files  # the subfolder's own entry trusts it ...
+    assert not trust.needs_question(cfg.values, cfg.sources, sub)  # ... so nothing is asked
+    assert trust.level_for(cfg.values, sub) == (trust.TrustLevel.TRUSTED, sub.resolve())
+    assert trust.needs_question(cfg.values, cfg.sources, repo)  # the root has no entry

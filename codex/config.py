@@ -330,9 +330,11 @@ def _merge_project_layers(values: dict[str, Any], sources: dict[str, str], home:
                           cwd: Path, trust_view: dict[str, Any]) -> list[Path]:
     """Merge the trusted project's files (`codex.project_trust`); an error a file brings in
     (`mcp_servers = 5`, `approval_policy = 5`) names that file."""
+    _check_tables(trust_view)  # `projects` must be a table before trust is read from it
+    if not trust_view.get("projects"):
+        return []  # nothing is trusted: no import, no walk up the file system
     from codex.project_trust import project_config_files
 
-    _check_tables(trust_view)  # `projects` must be a table before trust is read from it
     files = project_config_files(trust_view, cwd, home)
     if not files:
         return files
@@ -358,7 +360,7 @@ def _merge_project_layers(values: dict[str, Any], sources: dict[str, str], home:
 
 def _is_valid(values: dict[str, Any], sources: dict[str, str], home: Path) -> bool:
     try:
-        _validate(Config(copy.deepcopy(values), dict(sources), home), warn=False)
+        _validate(Config(values, sources, home), warn=False)  # reads only
     except ConfigError:
         return False  # the user's own file or -c is at fault: the final check says so
     return True

@@ -53,6 +53,19 @@ def footer_text(model: str, effort: str | None, cwd_label: str) -> str:
     return " · ".join(["? for shortcuts", model + (f" {effort}" if effort else ""), cwd_label])
 
 
+def read_typed(fd: int) -> bytes:
+    """Every byte waiting on `fd` (a terminal just taken out of canonical mode, which releases
+    an unfinished line). What was typed while it was cooked had Enter (CR) turned into LF: it
+    gets its CR back, or the UI would read Ctrl-J (a new line) instead of Enter (send)."""
+    data = b""
+    while select.select([fd], [], [], 0)[0]:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.replace(b"\n", b"\r")
+
+
 def install_exit_handlers(early: EarlyComposer) -> None:
     """TERM and HUP from now until the UI installs its own: while `early`'s reader runs, it
     gets the signal (through the wakeup fd, and from here in case the signal came before the
@@ -105,10 +118,7 @@ class EarlyComposer:
         attrs[6][termios.VMIN] = 1
         attrs[6][termios.VTIME] = 0
         termios.tcsetattr(self.fd_in, termios.TCSANOW, attrs)
-        # What was typed before this point went through the cooked line discipline, which
-        # turned Enter (CR) into LF: give it back its CR, or the UI would read Ctrl-J (a new
-        # line in the composer) instead of Enter (send).
-        typed = self._read_pending().replace(b"\n", b"\r")
+        typed = read_typed(self.fd_in)  # what was typed while the terminal was cooked
         self._raw += typed
         self._apply(self._decoder.decode(typed))
         self._wake_r, self._wake_w = os.pipe()
@@ -127,15 +137,6 @@ class EarlyComposer:
         self._thread = threading.Thread(target=self._read_keys, name="codex-early-keys",
                                         daemon=True)
         self._thread.start()
-
-    def _read_pending(self) -> bytes:
-        data = b""
-        while select.select([self.fd_in], [], [], 0)[0]:
-            chunk = os.read(self.fd_in, 4096)
-            if not chunk:
-                break
-            data += chunk
-        return data
 
     def stop(self, *, erase: bool = False) -> bytes:
         """Stop reading; leave the cursor where the UI starts drawing (the blank line above
@@ -161,9 +162,7 @@ class EarlyComposer:
                     os.close(fd)
         self._wake_r = self._wake_w = -1
         with self._term_lock:
-            if self._drawn:
-                self._drawn = False
-                self._write("\r\x1b[1A" + ("\x1b[J" if erase else ""))
+            self._undraw(erase)
         with self._lock:
             return bytes(self._raw)
 
@@ -173,12 +172,24 @@ class EarlyComposer:
         if self._thread is not None or self._drawn:
             self.stop(erase=True)
         if self.saved_attrs is not None:
+            self._restore_modes()
+            self.saved_attrs = None
+
+    def _undraw(self, erase: bool) -> None:
+        """Back to the line above the prompt, clearing what was drawn with `erase` (callers
+        hold `_term_lock`; once only)."""
+        if self._drawn:
+            self._drawn = False
+            self._write("\r\x1b[1A" + ("\x1b[J" if erase else ""))
+
+    def _restore_modes(self) -> None:
+        """The terminal's modes as `start()` found them, bracketed paste off again."""
+        if self.saved_attrs is not None:
             try:
                 termios.tcsetattr(self.fd_in, termios.TCSADRAIN, self.saved_attrs)
             except termios.error:
                 pass
-            self._write(BRACKETED_PASTE_OFF)
-            self.saved_attrs = None
+        self._write(BRACKETED_PASTE_OFF)
 
     def handles_signals(self) -> bool:
         """Whether a TERM or HUP now reaches the reader thread (which then ends the process
@@ -244,15 +255,8 @@ class EarlyComposer:
         """TERM or HUP while we own the terminal: leave it as we found it and end the process
         now (from this thread; see the module docstring)."""
         with self._term_lock:
-            if self._drawn:
-                self._drawn = False
-                self._write("\r\x1b[1A\x1b[J")
-            if self.saved_attrs is not None:
-                try:
-                    termios.tcsetattr(self.fd_in, termios.TCSADRAIN, self.saved_attrs)
-                except termios.error:
-                    pass
-            self._write(BRACKETED_PASTE_OFF)
+            self._undraw(erase=True)
+            self._restore_modes()
             os._exit(128 + signum)
 
     def _apply(self, text: str) -> bool:

@@ -17,7 +17,7 @@ from codex.config import SRC_DEFAULT, Config
 from codex.errors import CodexError
 from codex.tui import trust
 from codex.tui.app import TuiApp, TuiOptions
-from codex.tui.early import EarlyComposer
+from codex.tui.early import EarlyComposer, read_typed
 from codex.tui.picker import Choice, pick
 from codex.tui.render import Renderer
 
@@ -143,11 +143,9 @@ def _set_aside_typeahead(held: bytearray | None) -> None:
     """Move what was typed so far out of the terminal's input into `held`, so a question
     drawn next reads only keys pressed after it appears. The line discipline holds an
     unfinished line back until canonical mode is left, so leave it for the read (as the early
-    composer does); an Enter it turned into LF is given back its CR."""
+    composer does, with the same `read_typed`)."""
     if held is None:
         return
-    import select
-
     fd = sys.stdin.fileno()
     try:
         saved = termios.tcgetattr(fd)
@@ -158,11 +156,7 @@ def _set_aside_typeahead(held: bytearray | None) -> None:
     raw[6][termios.VMIN], raw[6][termios.VTIME] = 0, 0
     try:
         termios.tcsetattr(fd, termios.TCSANOW, raw)
-        while select.select([fd], [], [], 0)[0]:
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                break
-            held += chunk.replace(b"\n", b"\r")
+        held += read_typed(fd)
     except (OSError, termios.error):
         pass
     finally:

@@ -29,6 +29,14 @@ def trust(h: Harness, level: str) -> None:
                                         f'trust_level = "{level}"\n')
 
 
+def trusted_project(h: Harness, mark: str) -> Harness:
+    """The project's file declares the server and the model; the user trusts the folder."""
+    h.model = None  # no -c model=...: the project's file chooses it
+    project_server(h, mark)
+    trust(h, "trusted")
+    return h
+
+
 def offered(h: Harness, request_index: int) -> set[str]:
     return {t.get("name", "") for t in h.mock.requests[request_index].body.get("tools") or []}
 
@@ -56,10 +64,7 @@ def test_an_untrusted_project_starts_none_of_its_servers(hr: Harness, servers_ve
 
 def test_a_trusted_project_adds_its_servers_and_settings(hr: Harness, servers_venv: str,
                                                          mark: str) -> None:
-    h = hr
-    h.model = None  # no -c model=...: the project's file chooses it
-    project_server(h, mark)
-    trust(h, "trusted")
+    h = trusted_project(hr, mark)
     h.mock.add(h.calls(("c1", "mcp__clock__get_current_time", {"timezone": "UTC"})),
                h.answer("it is now"))
     r = h.run("what time is it?")
@@ -85,10 +90,7 @@ def test_a_trusted_project_adds_its_servers_and_settings(hr: Harness, servers_ve
 
 def test_from_a_subfolder_of_the_trusted_project_too(hr: Harness, servers_venv: str,
                                                      mark: str) -> None:
-    h = hr
-    h.model = None  # no -c model=...: the project's file chooses it
-    project_server(h, mark)
-    trust(h, "trusted")
+    h = trusted_project(hr, mark)
     sub = h.cwd / "src" / "deep"
     sub.mkdir(parents=True)
     h.mock.add(h.answer("ok"))
